@@ -1,0 +1,27 @@
+/**
+ * servo-webhooks: a servo core on Effect (events, the event bus, connectors) and the webhooks
+ * connector that calls HTTP receivers before and after any event.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as ConfigError from "./servo/ConfigError.js"
+/** @since 0.1.0 */
+export * as Connector from "./servo/Connector.js"
+/** @since 0.1.0 */
+export * as CoreEvents from "./servo/CoreEvents.js"
+/** @since 0.1.0 */
+export * as Domain from "./servo/Domain.js"
+/** @since 0.1.0 */
+export * as Event from "./servo/Event.js"
+/** @since 0.1.0 */
+export * as EventBus from "./servo/EventBus.js"
+/** @since 0.1.0 */
+export * as EventError from "./servo/EventError.js"
+/** @since 0.1.0 */
+export * as GoDuration from "./servo/GoDuration.js"
+/** @since 0.1.0 */
+export * as Servo from "./servo/Servo.js"
+/** @since 0.1.0 */
+export * as Simulator from "./servo/Simulator.js"

@@ -1,0 +1,36 @@
+import * as ParseResult from "effect/ParseResult"
+import type { ConfigIssue } from "../servo/ConfigError.js"
+
+export { formatIssue } from "../servo/ConfigError.js"
+
+/**
+ * `["webhooks", 2, "backoff"]` → `webhooks[2].backoff`, the way people write paths into YAML.
+ */
+export const formatPath = (path: ReadonlyArray<PropertyKey>, prefix = ""): string => {
+  let out = prefix
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`
+    else if (typeof key === "string" && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) out += out.length === 0 ? key : `.${key}`
+    else out += `[${JSON.stringify(String(key))}]`
+  }
+  return out
+}
+
+/**
+ * One problem found while decoding; `unexpected` marks a key the Schema does not know.
+ */
+export interface Issue extends ConfigIssue {
+  readonly unexpected: boolean
+}
+
+/**
+ * Every issue of a parse error, in the order the Schema met them. An optional field's
+ * "Expected undefined" alternative is dropped: no YAML or JSON input holds `undefined`, so it
+ * only repeats the real problem.
+ */
+export const issuesOf = (error: ParseResult.ParseError, prefix = ""): Array<Issue> =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).flatMap((issue) =>
+    issue.message.startsWith("Expected undefined, actual ")
+      ? []
+      : [{ path: formatPath(issue.path, prefix), message: issue.message, unexpected: issue._tag === "Unexpected" }]
+  )
