@@ -1,0 +1,480 @@
+import * as crypto from "node:crypto"
+import * as Either from "effect/Either"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Signature from "../Signature.js"
+
+/** @internal */
+export const TypeId: Signature.TypeId = Symbol.for("servo-webhooks/Signature") as Signature.TypeId
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export class InvalidSigningKey extends Schema.TaggedError<InvalidSigningKey>("servo-webhooks/InvalidSigningKey")(
+  "InvalidSigningKey",
+  {
+    // What was wrong, in words that never quote the input: the input is a secret.
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `invalid webhook key: ${this.reason}`
+  }
+}
+
+/** @internal */
+export class SignatureVerificationError
+  extends Schema.TaggedError<SignatureVerificationError>("servo-webhooks/SignatureVerificationError")(
+    "SignatureVerificationError",
+    {
+      reason: Schema.Literal("missing_headers", "timestamp_out_of_tolerance", "invalid_timestamp", "no_matching_signature"),
+      detail: Schema.String
+    }
+  )
+{
+  override get message(): string {
+    return `webhook signature not verified (${this.reason}): ${this.detail}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+// ---------------------------------------------------------------------------------------------
+
+const secretPrefix = "whsec_"
+const privateKeyPrefix = "whsk_"
+const publicKeyPrefix = "whpk_"
+
+const minSecretBytes = 24
+const maxSecretBytes = 64
+
+const redactedMaterial = "<redacted>"
+
+// The key material lives in a private field: it is not a property, so no `Object.keys`,
+// `JSON.stringify`, `util.inspect` or deep-equality walk can reach it.
+
+class SecretImpl implements Signature.Secret {
+  readonly [TypeId]: Signature.TypeId = TypeId
+  readonly _tag = "Secret" as const
+  readonly scheme = "v1" as const
+  readonly #key: crypto.KeyObject
+  constructor(key: crypto.KeyObject) {
+    this.#key = key
+  }
+  /** HMAC-SHA256 of `prefix` then `body`, without copying the body. */
+  hmac(prefix: string, body: Uint8Array): Buffer {
+    return crypto.createHmac("sha256", this.#key).update(prefix).update(body).digest()
+  }
+  toJSON(): unknown {
+    return { _id: "Signature.Secret", scheme: this.scheme, key: redactedMaterial }
+  }
+  toString(): string {
+    return `Secret(${this.scheme}, ${redactedMaterial})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+class PublicKeyImpl implements Signature.PublicKey {
+  readonly [TypeId]: Signature.TypeId = TypeId
+  readonly _tag = "PublicKey" as const
+  readonly scheme = "v1a" as const
+  readonly encoded: string
+  readonly #key: crypto.KeyObject
+  constructor(key: crypto.KeyObject, raw: Uint8Array) {
+    this.#key = key
+    this.encoded = publicKeyPrefix + Buffer.from(raw).toString("base64")
+  }
+  verify(data: Buffer, signature: Buffer): boolean {
+    return crypto.verify(null, data, this.#key, signature)
+  }
+  toJSON(): unknown {
+    return { _id: "Signature.PublicKey", scheme: this.scheme, encoded: this.encoded }
+  }
+  toString(): string {
+    return `PublicKey(${this.scheme}, ${this.encoded})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+class PrivateKeyImpl implements Signature.PrivateKey {
+  readonly [TypeId]: Signature.TypeId = TypeId
+  readonly _tag = "PrivateKey" as const
+  readonly scheme = "v1a" as const
+  readonly publicKey: PublicKeyImpl
+  readonly #key: crypto.KeyObject
+  constructor(key: crypto.KeyObject, publicKey: PublicKeyImpl) {
+    this.#key = key
+    this.publicKey = publicKey
+  }
+  sign(data: Buffer): Buffer {
+    return crypto.sign(null, data, this.#key)
+  }
+  toJSON(): unknown {
+    return { _id: "Signature.PrivateKey", scheme: this.scheme, key: redactedMaterial, publicKey: this.publicKey.encoded }
+  }
+  toString(): string {
+    return `PrivateKey(${this.scheme}, ${redactedMaterial}, ${this.publicKey.encoded})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+type Input = string | Redacted.Redacted<string>
+
+const reveal = (input: Input): string => Redacted.isRedacted(input) ? Redacted.value(input) : input
+
+const strictBase64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+const invalid = (reason: string) => Either.left(new InvalidSigningKey({ reason }))
+
+const prefixOf = (text: string): string | undefined =>
+  text.startsWith(secretPrefix)
+    ? secretPrefix
+    : text.startsWith(privateKeyPrefix)
+    ? privateKeyPrefix
+    : text.startsWith(publicKeyPrefix)
+    ? publicKeyPrefix
+    : undefined
+
+const describePrefix = (prefix: string): string =>
+  prefix === secretPrefix
+    ? "a whsec_ secret"
+    : prefix === privateKeyPrefix
+    ? "a whsk_ signing key"
+    : "a whpk_ public key"
+
+/**
+ * The bytes after `prefix`, or why there are none. Reasons name the expected shape and never
+ * quote the text.
+ */
+const decode = (text: string, prefix: string, accepted: ReadonlyArray<string>): Either.Either<Buffer, string> => {
+  if (!text.startsWith(prefix)) {
+    const found = prefixOf(text)
+    const wanted = accepted.join(" or ")
+    return Either.left(
+      found === undefined
+        ? `missing the ${wanted} prefix`
+        : `expected ${wanted} but this is ${describePrefix(found)}`
+    )
+  }
+  const body = text.slice(prefix.length)
+  if (body.length === 0) return Either.left(`nothing follows the ${prefix} prefix`)
+  if (!strictBase64.test(body)) {
+    return Either.left(
+      /\s/.test(body)
+        ? `the text after ${prefix} is not valid base64: it contains whitespace (trim the value)`
+        : `the text after ${prefix} is not valid base64 (standard alphabet A-Z a-z 0-9 + /, padded with =)`
+    )
+  }
+  return Either.right(Buffer.from(body, "base64"))
+}
+
+const plural = (n: number) => (n === 1 ? "1 byte" : `${n} bytes`)
+
+const makeSecret = (bytes: Buffer): Either.Either<Signature.Secret, InvalidSigningKey> => {
+  if (bytes.length < minSecretBytes || bytes.length > maxSecretBytes) {
+    return invalid(
+      `expected whsec_ followed by base64 of ${minSecretBytes} to ${maxSecretBytes} bytes, got ${plural(bytes.length)}`
+    )
+  }
+  return Either.right(new SecretImpl(crypto.createSecretKey(bytes)))
+}
+
+const importPublicKey = (raw: Uint8Array): PublicKeyImpl =>
+  new PublicKeyImpl(
+    crypto.createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
+      format: "jwk"
+    }),
+    raw
+  )
+
+const makePrivateKey = (bytes: Buffer): Either.Either<Signature.PrivateKey, InvalidSigningKey> => {
+  if (bytes.length !== 64) {
+    return invalid(
+      `expected whsk_ followed by base64 of 64 bytes (a 32-byte Ed25519 seed then its 32-byte public key), ` +
+        `got ${plural(bytes.length)}`
+    )
+  }
+  const seed = bytes.subarray(0, 32)
+  const declaredPublic = bytes.subarray(32)
+  let key: crypto.KeyObject
+  try {
+    // Node derives the public key from `d` and ignores `x`, so the halves are compared below.
+    key = crypto.createPrivateKey({
+      key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: declaredPublic.toString("base64url") },
+      format: "jwk"
+    })
+  } catch {
+    return invalid("the whsk_ key is not a valid Ed25519 key")
+  }
+  const derived = Buffer.from(crypto.createPublicKey(key).export({ format: "jwk" }).x!, "base64url")
+  if (!crypto.timingSafeEqual(derived, declaredPublic)) {
+    return invalid(
+      "the second half of the whsk_ key (its public key) does not match the public key derived from its first half (the seed)"
+    )
+  }
+  return Either.right(new PrivateKeyImpl(key, importPublicKey(derived)))
+}
+
+const makePublicKey = (bytes: Buffer): Either.Either<Signature.PublicKey, InvalidSigningKey> => {
+  if (bytes.length !== 32) {
+    return invalid(`expected whpk_ followed by base64 of 32 bytes (an Ed25519 public key), got ${plural(bytes.length)}`)
+  }
+  try {
+    return Either.right(importPublicKey(bytes))
+  } catch {
+    return invalid("the whpk_ key is not a valid Ed25519 public key")
+  }
+}
+
+const parseWith = <K>(
+  input: Input,
+  accepted: ReadonlyArray<string>,
+  makers: Readonly<Record<string, (bytes: Buffer) => Either.Either<K, InvalidSigningKey>>>
+): Either.Either<K, InvalidSigningKey> => {
+  const text = reveal(input)
+  if (typeof text !== "string") return invalid(`expected a string, got ${text === null ? "null" : typeof text}`)
+  const prefix = accepted.find((p) => text.startsWith(p)) ?? accepted[0]!
+  const bytes = decode(text, prefix, accepted)
+  return Either.isLeft(bytes) ? invalid(bytes.left) : makers[prefix]!(bytes.right)
+}
+
+/** @internal */
+export const parseSecret = (input: Input): Either.Either<Signature.Secret, InvalidSigningKey> =>
+  parseWith(input, [secretPrefix], { [secretPrefix]: makeSecret })
+
+/** @internal */
+export const parsePrivateKey = (input: Input): Either.Either<Signature.PrivateKey, InvalidSigningKey> =>
+  parseWith(input, [privateKeyPrefix], { [privateKeyPrefix]: makePrivateKey })
+
+/** @internal */
+export const parsePublicKey = (input: Input): Either.Either<Signature.PublicKey, InvalidSigningKey> =>
+  parseWith(input, [publicKeyPrefix], { [publicKeyPrefix]: makePublicKey })
+
+/** @internal */
+export const parseSigningKey = (input: Input): Either.Either<Signature.SigningKey, InvalidSigningKey> =>
+  parseWith<Signature.SigningKey>(input, [secretPrefix, privateKeyPrefix], {
+    [secretPrefix]: makeSecret,
+    [privateKeyPrefix]: makePrivateKey
+  })
+
+/** @internal */
+export const parseVerificationKey = (input: Input): Either.Either<Signature.VerificationKey, InvalidSigningKey> =>
+  parseWith<Signature.VerificationKey>(input, [secretPrefix, publicKeyPrefix], {
+    [secretPrefix]: makeSecret,
+    [publicKeyPrefix]: makePublicKey
+  })
+
+/** @internal */
+export const isKey = (u: unknown): u is Signature.Key =>
+  u instanceof SecretImpl || u instanceof PrivateKeyImpl || u instanceof PublicKeyImpl
+
+/** @internal */
+export const generateSecret = (): string => secretPrefix + crypto.randomBytes(32).toString("base64")
+
+/** @internal */
+export const generateKeyPair = (): { readonly signingKey: string; readonly publicKey: string } => {
+  const { privateKey } = crypto.generateKeyPairSync("ed25519")
+  const jwk = privateKey.export({ format: "jwk" })
+  const seed = Buffer.from(jwk.d!, "base64url")
+  const publicKey = Buffer.from(jwk.x!, "base64url")
+  return {
+    signingKey: privateKeyPrefix + Buffer.concat([seed, publicKey]).toString("base64"),
+    publicKey: publicKeyPrefix + publicKey.toString("base64")
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing
+// ---------------------------------------------------------------------------------------------
+
+const checkMessage = (id: string, timestamp: number): void => {
+  if (typeof id !== "string" || id.length === 0) throw new TypeError("a webhook id must be a non-empty string")
+  if (id.includes(".")) throw new TypeError("a webhook id must not contain \".\" (it separates the signed fields)")
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw new TypeError(`a webhook timestamp must be a whole number of seconds since the epoch, got ${timestamp}`)
+  }
+}
+
+/** `${prefix}${body}` as one buffer: Ed25519 reads the message twice, so it cannot be streamed. */
+const concat = (prefix: string, body: Uint8Array): Buffer => {
+  const prefixLength = Buffer.byteLength(prefix)
+  const data = Buffer.allocUnsafe(prefixLength + body.length)
+  data.write(prefix, 0)
+  data.set(body, prefixLength)
+  return data
+}
+
+/** @internal */
+export const sign = (keys: ReadonlyArray<Signature.SigningKey>, message: Signature.Message): string => {
+  const { body, id, timestamp } = message
+  checkMessage(id, timestamp)
+  if (keys.length === 0) throw new TypeError("signing needs at least one key")
+  const prefix = `${id}.${timestamp}.`
+  let data: Buffer | undefined
+  let header = ""
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
+    let entry: string
+    if (key instanceof SecretImpl) {
+      entry = "v1," + key.hmac(prefix, body).toString("base64")
+    } else if (key instanceof PrivateKeyImpl) {
+      data ??= concat(prefix, body)
+      entry = "v1a," + key.sign(data).toString("base64")
+    } else {
+      throw new TypeError("sign expects keys made by Signature.parseSecret, parsePrivateKey or parseSigningKey")
+    }
+    header = i === 0 ? entry : header + " " + entry
+  }
+  return header
+}
+
+/** @internal */
+export const signHeaders = (
+  keys: ReadonlyArray<Signature.SigningKey>,
+  message: Signature.Message
+): Signature.SignedHeaders => ({
+  "webhook-id": message.id,
+  "webhook-timestamp": String(message.timestamp),
+  "webhook-signature": sign(keys, message)
+})
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+// ---------------------------------------------------------------------------------------------
+
+const verificationError = (reason: SignatureVerificationError["reason"], detail: string) =>
+  Either.left(new SignatureVerificationError({ reason, detail }))
+
+const defaultToleranceSeconds = 300
+
+type HeaderValue = string | ReadonlyArray<string> | undefined
+
+const single = (value: HeaderValue): string | undefined =>
+  typeof value === "string" ? value : value !== undefined && value.length === 1 ? value[0] : undefined
+
+const readHeaders = (
+  headers: Signature.VerifyRequest["headers"]
+): { id: string | undefined; timestamp: string | undefined; signature: string | undefined } => {
+  const record = headers as Readonly<Record<string, unknown>>
+  if ("webhook-id" in record || "webhook-timestamp" in record || "webhook-signature" in record) {
+    const h = headers as Signature.HeadersRecord
+    const signature = h["webhook-signature"]
+    return {
+      id: single(h["webhook-id"]),
+      timestamp: single(h["webhook-timestamp"]),
+      // Several signature headers are one list: their entries are all candidates.
+      signature: typeof signature === "string" || signature === undefined ? signature : signature.join(" ")
+    }
+  }
+  const h = headers as Partial<Signature.SignatureHeaders>
+  return {
+    id: typeof h.id === "string" ? h.id : undefined,
+    timestamp: typeof h.timestamp === "string"
+      ? h.timestamp
+      : typeof h.timestamp === "number"
+      ? String(h.timestamp)
+      : undefined,
+    signature: typeof h.signature === "string" ? h.signature : undefined
+  }
+}
+
+const integerSeconds = /^[0-9]{1,15}$/
+
+const describeValue = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+
+/** @internal */
+export const verify = (
+  keys: ReadonlyArray<Signature.VerificationKey>,
+  request: Signature.VerifyRequest,
+  options?: Signature.VerifyOptions
+): Either.Either<Signature.Verified, SignatureVerificationError> => {
+  const { id, signature, timestamp } = readHeaders(request.headers)
+  const missing: Array<string> = []
+  if (id === undefined || id === "") missing.push("webhook-id")
+  if (timestamp === undefined || timestamp === "") missing.push("webhook-timestamp")
+  if (signature === undefined || signature.trim() === "") missing.push("webhook-signature")
+  if (missing.length > 0) {
+    return verificationError(
+      "missing_headers",
+      `missing or empty ${missing.join(", ")} header${missing.length === 1 ? "" : "s"}`
+    )
+  }
+  if (!integerSeconds.test(timestamp!)) {
+    return verificationError(
+      "invalid_timestamp",
+      `webhook-timestamp must be whole seconds since the epoch, got ${describeValue(timestamp!)}`
+    )
+  }
+  const seconds = Number(timestamp)
+  const now = options?.now ?? Math.floor(Date.now() / 1000)
+  const tolerance = options?.toleranceSeconds ?? defaultToleranceSeconds
+  const skew = now - seconds
+  if (Math.abs(skew) > tolerance) {
+    return verificationError(
+      "timestamp_out_of_tolerance",
+      `webhook-timestamp ${seconds} is ${Math.abs(skew)} s in the ${skew > 0 ? "past" : "future"}; ` +
+        `the tolerance is ${tolerance} s (check the sender's clock, or this is a replay)`
+    )
+  }
+  if (keys.length === 0) return verificationError("no_matching_signature", "no verification keys were given")
+
+  const prefix = `${id}.${timestamp}.`
+  // Computed at most once per key (v1) or once per request (v1a), and only if an entry needs it.
+  const expected: Array<Buffer | undefined> = []
+  let data: Buffer | undefined
+  let v1 = 0
+  let v1a = 0
+  let unknown = 0
+  for (const entry of signature!.split(" ")) {
+    if (entry === "") continue
+    const comma = entry.indexOf(",")
+    const version = comma === -1 ? entry : entry.slice(0, comma)
+    const value = comma === -1 ? "" : entry.slice(comma + 1)
+    if (version === "v1") {
+      v1++
+      const given = Buffer.from(value)
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]
+        if (!(key instanceof SecretImpl)) continue
+        const mac = expected[i] ??= Buffer.from(key.hmac(prefix, request.body).toString("base64"))
+        if (given.length === mac.length && crypto.timingSafeEqual(given, mac)) {
+          return Either.right({ scheme: "v1", keyIndex: i, id: id!, timestamp: seconds })
+        }
+      }
+    } else if (version === "v1a") {
+      v1a++
+      if (value.length !== 88 || !strictBase64.test(value)) continue
+      const given = Buffer.from(value, "base64")
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]
+        if (!(key instanceof PublicKeyImpl)) continue
+        data ??= concat(prefix, request.body)
+        if (key.verify(data, given)) {
+          return Either.right({ scheme: "v1a", keyIndex: i, id: id!, timestamp: seconds })
+        }
+      }
+    } else {
+      unknown++
+    }
+  }
+  const secrets = keys.filter((key) => key instanceof SecretImpl).length
+  const publicKeys = keys.filter((key) => key instanceof PublicKeyImpl).length
+  return verificationError(
+    "no_matching_signature",
+    `no signature in webhook-signature matches the body with any key ` +
+      `(entries: ${v1} v1, ${v1a} v1a, ${unknown} of other versions ignored; ` +
+      `keys: ${secrets} whsec_ secret${secrets === 1 ? "" : "s"}, ${publicKeys} whpk_ public key${
+        publicKeys === 1 ? "" : "s"
+      })`
+  )
+}
