@@ -24,4 +24,6 @@ export * as GoDuration from "./servo/GoDuration.js"
 /** @since 0.1.0 */
 export * as Servo from "./servo/Servo.js"
 /** @since 0.1.0 */
+export * as Signature from "./webhooks/Signature.js"
+/** @since 0.1.0 */
 export * as Simulator from "./servo/Simulator.js"
