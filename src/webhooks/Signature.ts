@@ -255,12 +255,13 @@ export interface Message {
 }
 
 /**
- * The three headers a signed request carries.
+ * The three headers a signed request carries. (A type alias rather than an interface, so that it
+ * is a `HeadersRecord` and can be handed to `verify` as is.)
  *
  * @since 0.1.0
  * @category models
  */
-export interface SignedHeaders {
+export type SignedHeaders = {
   readonly "webhook-id": string
   readonly "webhook-timestamp": string
   readonly "webhook-signature": string
@@ -271,7 +272,8 @@ export interface SignedHeaders {
  * key) entry per key, in the order given, separated by single spaces.
  *
  * Throws a `TypeError` on a programming error: no keys, an empty id or one containing `.`, or
- * a timestamp that is not a non-negative whole number of seconds.
+ * a timestamp that is not a non-negative whole number of seconds (or is so large that it must
+ * be milliseconds).
  *
  * @since 0.1.0
  * @category signing

@@ -297,11 +297,17 @@ export const generateKeyPair = (): { readonly signingKey: string; readonly publi
 // Signing
 // ---------------------------------------------------------------------------------------------
 
+// 10^11 s is the year 5138; Date.now() (milliseconds) has been above it since 1973.
+const maxPlausibleSeconds = 1e11
+
 const checkMessage = (id: string, timestamp: number): void => {
   if (typeof id !== "string" || id.length === 0) throw new TypeError("a webhook id must be a non-empty string")
   if (id.includes(".")) throw new TypeError("a webhook id must not contain \".\" (it separates the signed fields)")
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
     throw new TypeError(`a webhook timestamp must be a whole number of seconds since the epoch, got ${timestamp}`)
+  }
+  if (timestamp >= maxPlausibleSeconds) {
+    throw new TypeError(`a webhook timestamp is in seconds since the epoch; ${timestamp} looks like milliseconds`)
   }
 }
 
