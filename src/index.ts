@@ -27,3 +27,13 @@ export * as Servo from "./servo/Servo.js"
 export * as Signature from "./webhooks/Signature.js"
 /** @since 0.1.0 */
 export * as Simulator from "./servo/Simulator.js"
+/** @since 0.1.0 */
+export * as Delivery from "./webhooks/Delivery.js"
+/** @since 0.1.0 */
+export * as WebhookConfig from "./webhooks/WebhookConfig.js"
+/** @since 0.1.0 */
+export * as Webhooks from "./webhooks/Webhooks.js"
+/** @since 0.1.0 */
+export * as WireContract from "./webhooks/WireContract.js"
+/** @since 0.1.0 */
+export { version } from "./version.js"

@@ -1,0 +1,303 @@
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as GoDuration from "../../servo/GoDuration.js"
+import type * as Delivery from "../Delivery.js"
+import * as Signature from "../Signature.js"
+import * as Metrics from "./metrics.js"
+import type { Backoff, Webhook } from "../WebhookConfig.js"
+import { cancelContentType, contentType, userAgent } from "./wireContract.js"
+
+/** @internal */
+export const maxResponseBytes = 64 * 1024
+
+const maxWait = Duration.minutes(1)
+
+// ---------------------------------------------------------------------------------------------
+// 1. Build: the request of one attempt.
+// ---------------------------------------------------------------------------------------------
+
+/** Headers that never change between deliveries of a webhook, computed once. */
+const staticHeaders = (webhook: Webhook): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const header of webhook.headers) headers[header.name.toLowerCase()] = header.value
+  headers["user-agent"] = userAgent
+  switch (webhook.authentication._tag) {
+    case "Bearer":
+      headers["authorization"] = `Bearer ${Redacted.value(webhook.authentication.token)}`
+      break
+    case "Basic": {
+      const { password, username } = webhook.authentication
+      headers["authorization"] = `Basic ${Buffer.from(`${username}:${Redacted.value(password)}`).toString("base64")}`
+      break
+    }
+  }
+  return headers
+}
+
+const buildRequest = (
+  webhook: Webhook,
+  headers: Record<string, string>,
+  message: Delivery.Message,
+  timestamp: number
+): HttpClientRequest.HttpClientRequest => {
+  const attemptHeaders: Record<string, string> = {
+    ...headers,
+    "servo-event": message.event,
+    "webhook-id": message.id,
+    "webhook-timestamp": String(timestamp)
+  }
+  if (webhook.signingKeys.length > 0) {
+    // Signed over the exact bytes sent, with this attempt's timestamp.
+    attemptHeaders["webhook-signature"] = Signature.sign(webhook.signingKeys, { id: message.id, timestamp, body: message.body })
+  }
+  return HttpClientRequest.post(webhook.target, {
+    headers: attemptHeaders,
+    body: HttpBody.uint8Array(message.body, contentType)
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. + 3. Send one attempt and classify what came back.
+// ---------------------------------------------------------------------------------------------
+
+type AttemptSuccess =
+  | { readonly _tag: "Delivered"; readonly status: number }
+  | { readonly _tag: "Cancelled"; readonly status: number; readonly reason: string }
+
+const failure = (
+  reason: string,
+  retryable: boolean,
+  extra: { readonly status?: number; readonly retryAfter?: Duration.Duration } = {}
+): Delivery.AttemptFailure => ({ _tag: "AttemptFailure", reason, retryable, ...extra })
+
+/** Reads at most `maxResponseBytes` of a body, whatever the client, and stops reading there. */
+const readCapped = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, HttpClientError.ResponseError> =>
+  response.stream.pipe(
+    Stream.runFoldWhile(
+      { chunks: [] as Array<Uint8Array>, size: 0 },
+      (acc) => acc.size < maxResponseBytes,
+      (acc, chunk) => {
+        acc.chunks.push(chunk)
+        acc.size += chunk.length
+        return acc
+      }
+    ),
+    Effect.map(({ chunks }) => Buffer.concat(chunks).subarray(0, maxResponseBytes).toString("utf8"))
+  )
+
+const snippet = (text: string) => {
+  const flat = text.replace(/\s+/g, " ").trim()
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat
+}
+
+const isCancellation = (response: HttpClientResponse.HttpClientResponse) => {
+  const type = response.headers["content-type"]
+  return type !== undefined && type.split(";")[0]!.trim().toLowerCase() === cancelContentType.toLowerCase()
+}
+
+const cancelReason = (text: string): string => {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return `the receiver cancelled with a body that is not valid JSON: ${JSON.stringify(snippet(text))}`
+  }
+  if (typeof body === "object" && body !== null && "reason" in body && typeof body.reason === "string" && body.reason !== "") {
+    return body.reason
+  }
+  return `the receiver cancelled without a reason (body: ${snippet(text)})`
+}
+
+const classify = (
+  response: HttpClientResponse.HttpClientResponse,
+  now: number
+): Effect.Effect<AttemptSuccess, Delivery.AttemptFailure> => {
+  const status = response.status
+  const body = readCapped(response).pipe(
+    Effect.mapError((error) => failure(`the response broke off: ${error.description ?? error.reason}`, true, { status }))
+  )
+  if (status >= 200 && status < 300) {
+    return isCancellation(response)
+      ? Effect.map(body, (text) => ({ _tag: "Cancelled", status, reason: cancelReason(text) }))
+      : Effect.as(body, { _tag: "Delivered", status })
+  }
+  if (status >= 300 && status < 400) {
+    const location = response.headers["location"]
+    return Effect.fail(failure(`redirected with ${status}${location ? ` to ${location}` : ""}; redirects are never followed`, false, { status }))
+  }
+  const retryable = status === 408 || status === 429 || status >= 500
+  const retryAfter = Option.flatMap(Option.fromNullable(response.headers["retry-after"]), (value) => parseRetryAfter(value, now))
+  return body.pipe(
+    Effect.flatMap((text) =>
+      Effect.fail(failure(`HTTP ${status}${text.length > 0 ? `: ${snippet(text)}` : ""}`, retryable, {
+        status,
+        ...(Option.isSome(retryAfter) ? { retryAfter: retryAfter.value } : {})
+      }))
+    )
+  )
+}
+
+const errorCode = (cause: unknown): string | undefined => {
+  for (let error = cause, depth = 0; typeof error === "object" && error !== null && depth < 5; depth++) {
+    if ("code" in error && typeof error.code === "string") return error.code
+    error = "cause" in error ? error.cause : undefined
+  }
+  return undefined
+}
+
+/** A request that never got a response. DNS "not found" is final; the rest may pass. */
+const transportFailure = (error: HttpClientError.HttpClientError): Delivery.AttemptFailure => {
+  if (error._tag === "ResponseError") return failure(`the response broke off: ${error.reason}`, true)
+  if (error.reason !== "Transport") return failure(`the request could not be made (${error.reason})`, false)
+  const code = errorCode(error.cause)
+  switch (code) {
+    case "ENOTFOUND":
+      return failure(`host not found (${new URL(error.request.url).hostname})`, false)
+    case "ECONNREFUSED":
+      return failure("connection refused", true)
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+      return failure("connection reset", true)
+    default:
+      return failure(`transport error${code === undefined ? "" : ` (${code})`}`, true)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Retry.
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const retrySchedule = (backoff: Backoff, deadline: number): Schedule.Schedule<Duration.Duration, Delivery.AttemptFailure> =>
+  Schedule.exponential(Duration.seconds(1), 2).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxWait)),
+    Schedule.intersect(Schedule.recurs(backoff.retries)),
+    Schedule.intersect(Schedule.identity<Delivery.AttemptFailure>()),
+    Schedule.whileInput((failure: Delivery.AttemptFailure) => failure.retryable),
+    // The receiver knows best when to come back: Retry-After replaces the backoff wait.
+    Schedule.modifyDelay(([, failure], delay) => failure.retryAfter ?? delay),
+    Schedule.delays,
+    Schedule.checkEffect((_, delay) =>
+      Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(delay) <= deadline)
+    )
+  )
+
+/** @internal */
+export const parseRetryAfter = (value: string, now: number): Option.Option<Duration.Duration> => {
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Option.some(Duration.seconds(Number(trimmed)))
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - now)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sender: build → send → classify → retry, with spans, logs and metrics.
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const makeSender = (webhook: Webhook, options: { readonly connector?: string } = {}) =>
+  Effect.gen(function*() {
+    // Our span covers the delivery; the client's own span (and the trace headers it would add)
+    // only when the webhook opts into trace propagation.
+    const client = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.withTracerPropagation(webhook.tracePropagation),
+      HttpClient.withTracerDisabledWhen(() => !webhook.tracePropagation)
+    )
+    const headers = staticHeaders(webhook)
+    const requestTimeout = Duration.toMillis(webhook.requestTimeout)
+    const tags = { connector: options.connector ?? "webhooks", webhook: webhook.name }
+    const outcomes = (preposition: string) => ({
+      Delivered: Metrics.tagged(Metrics.deliveriesTotal, { ...tags, preposition, outcome: "delivered" }),
+      Cancelled: Metrics.tagged(Metrics.deliveriesTotal, { ...tags, preposition, outcome: "cancelled" }),
+      Failed: Metrics.tagged(Metrics.deliveriesTotal, { ...tags, preposition, outcome: "failed" })
+    })
+    const metrics = {
+      before: outcomes("before"),
+      after: outcomes("after"),
+      attempts: Metrics.tagged(Metrics.attemptsTotal, tags),
+      duration: Metrics.tagged(Metrics.deliveryDuration, tags)
+    }
+
+    const attempt = (message: Delivery.Message, number: number, deadline: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const timeout = Math.max(1, Math.min(requestTimeout, deadline - now))
+        const request = buildRequest(webhook, headers, message, Math.floor(now / 1000))
+        const exchange = client.execute(request).pipe(
+          Effect.mapError(transportFailure),
+          Effect.flatMap((response) => classify(response, now))
+        )
+        // A race, not Effect.timeout: Effect.timeout waits for its effect in an uninterruptible
+        // region, so an interrupted delivery (another webhook cancelled first, shutdown) would
+        // hang until the receiver answered. The loser of the race is interrupted either way.
+        return yield* Effect.raceFirst(
+          exchange,
+          Effect.sleep(timeout).pipe(
+            Effect.zipRight(Effect.fail(failure(`no answer within ${GoDuration.format(Duration.millis(timeout))}`, true)))
+          )
+        )
+      }).pipe(
+        Effect.tapError((failure) =>
+          Effect.logDebug(`attempt ${number} failed: ${failure.reason}${failure.retryable ? "" : " (not retried)"}`)
+        ),
+        Effect.annotateLogs("attempt", number)
+      )
+
+    const send = (message: Delivery.Message): Effect.Effect<Delivery.Outcome> =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        const backoff = webhook.backoff
+        const deadline = start + (backoff === undefined ? requestTimeout : Duration.toMillis(backoff.timeout))
+        let attempts = 0
+        const once = Effect.suspend(() => attempt(message, ++attempts, deadline))
+        const result = yield* Effect.either(backoff === undefined ? once : Effect.retry(once, retrySchedule(backoff, deadline)))
+        const duration = Duration.millis((yield* Clock.currentTimeMillis) - start)
+        let outcome: Delivery.Outcome
+        if (result._tag === "Right") {
+          outcome = { ...result.right, attempts, duration }
+        } else {
+          const last = result.left
+          const why = !last.retryable || backoff === undefined
+            ? ""
+            : attempts > backoff.retries
+            ? ` (gave up after ${attempts} attempts)`
+            : ` (stopped after ${attempts} attempts: the next try would pass the ${GoDuration.format(backoff.timeout)} deadline)`
+          outcome = {
+            _tag: "Failed",
+            reason: last.reason + why,
+            ...(last.status === undefined ? {} : { status: last.status }),
+            attempts,
+            duration
+          }
+        }
+        yield* Metric.increment(metrics[message.event.startsWith("before:") ? "before" : "after"][outcome._tag])
+        yield* Metric.incrementBy(metrics.attempts, attempts)
+        yield* Metric.update(metrics.duration, Duration.toMillis(duration))
+        yield* Effect.annotateCurrentSpan({ outcome: outcome._tag, attempts })
+        yield* outcome._tag === "Failed"
+          ? Effect.logWarning(`delivery failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${outcome.reason}`)
+          : Effect.logDebug(`${outcome._tag.toLowerCase()} (${outcome.status}) after ${attempts} attempt${attempts === 1 ? "" : "s"}`)
+        return outcome
+      }).pipe(
+        Effect.annotateLogs({ webhook: webhook.name, event: message.event, delivery_id: message.id }),
+        Effect.withSpan("Webhooks.deliver", {
+          kind: "producer",
+          attributes: { webhook: webhook.name, event: message.event, delivery_id: message.id }
+        })
+      )
+
+    return { webhook, send } satisfies Delivery.Sender
+  })

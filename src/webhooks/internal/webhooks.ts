@@ -1,0 +1,283 @@
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
+import type { InvalidConfig } from "../../servo/ConfigError.js"
+import * as Connector from "../../servo/Connector.js"
+import * as CoreEvents from "../../servo/CoreEvents.js"
+import * as Event from "../../servo/Event.js"
+import * as EventBus from "../../servo/EventBus.js"
+import * as GoDuration from "../../servo/GoDuration.js"
+import * as Delivery from "../Delivery.js"
+import * as WebhookConfig from "../WebhookConfig.js"
+import type * as Webhooks from "../Webhooks.js"
+import * as WireContract from "../WireContract.js"
+import * as Metrics from "./metrics.js"
+
+/** @internal */
+export const defaults = {
+  outboxCapacity: 10_000,
+  workers: 16,
+  drainTimeout: Duration.seconds(10)
+} as const
+
+type Tag = Context.Tag<Webhooks.Webhooks, Webhooks.Service>
+
+/** An after delivery waiting in the outbox or in flight. */
+interface Job {
+  readonly sender: Delivery.Sender
+  readonly message: Delivery.Message
+}
+
+/** @internal */
+export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: Webhooks.Options = {}) =>
+  Effect.gen(function*() {
+    const name = options.name ?? "webhooks"
+    const registry = options.events ?? CoreEvents.registry
+    const capacity = options.outboxCapacity ?? defaults.outboxCapacity
+    const drainTimeout = Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
+    const senders = yield* Effect.forEach(webhooks, (webhook) => Delivery.makeSender(webhook, { connector: name }))
+
+    // Which senders serve which event, worked out once per event name.
+    const routes = { before: new Map<string, ReadonlyArray<Delivery.Sender>>(), after: new Map<string, ReadonlyArray<Delivery.Sender>>() }
+    const sendersFor = (preposition: WireContract.Preposition, event: string) => {
+      let found = routes[preposition].get(event)
+      if (found === undefined) {
+        found = senders.filter((sender) => sender.webhook.events.some((selector) => Event.matches(selector, preposition, event)))
+        routes[preposition].set(event, found)
+      }
+      return found
+    }
+
+    const outbox = (tags: Record<string, string>) => (webhook: string) =>
+      Metrics.tagged(Metrics.outboxTotal, { connector: name, webhook, ...tags })
+    const enqueuedMetric = outbox({ outcome: "enqueued" })
+    const overflowedMetric = outbox({ outcome: "overflowed" })
+    const abandonedMetric = outbox({ outcome: "abandoned" })
+
+    // -------------------------------------------------------------------------------------------
+    // The outbox: a bounded queue, a fixed pool of workers, a drain at shutdown.
+    // -------------------------------------------------------------------------------------------
+    const queue = yield* Effect.acquireRelease(Queue.dropping<Job>(capacity), Queue.shutdown)
+    const inFlight = new Set<Job>()
+    let pending = 0
+    let accepting = true
+    let idle: Deferred.Deferred<void> | undefined
+    let overflowSinceReport = 0
+    let lastOverflowReport = Number.NEGATIVE_INFINITY
+
+    const finished = Effect.sync(() => {
+      pending--
+      if (pending === 0 && idle !== undefined) Deferred.unsafeDone(idle, Effect.void)
+    })
+
+    // A job leaves `inFlight` only when its delivery finished; one interrupted at shutdown stays
+    // there and is counted as abandoned.
+    const worker = Effect.uninterruptibleMask((restore) =>
+      restore(Queue.take(queue)).pipe(
+        Effect.flatMap((job) => {
+          inFlight.add(job)
+          return restore(job.sender.send(job.message)).pipe(
+            Effect.tap((outcome) =>
+              outcome._tag === "Cancelled"
+                ? Effect.logWarning(`an after webhook cannot cancel an event; ignored: ${outcome.reason}`).pipe(
+                  Effect.annotateLogs({ webhook: job.sender.webhook.name, event: job.message.event })
+                )
+                : Effect.void
+            ),
+            Effect.zipRight(Effect.sync(() => inFlight.delete(job))),
+            Effect.zipRight(finished)
+          )
+        })
+      )
+    ).pipe(Effect.forever)
+
+    const workers = yield* FiberSet.make<never, never>()
+    for (let i = 0; i < (options.workers ?? defaults.workers); i++) yield* FiberSet.run(workers, worker)
+
+    const reportOverflow = Effect.gen(function*() {
+      overflowSinceReport++
+      const now = yield* Clock.currentTimeMillis
+      // At most one line a second, however fast deliveries are dropped.
+      if (now - lastOverflowReport < 1000) return
+      yield* Effect.logWarning(
+        `outbox full (${capacity} pending): dropped ${overflowSinceReport} after deliver${overflowSinceReport === 1 ? "y" : "ies"}`
+      )
+      lastOverflowReport = now
+      overflowSinceReport = 0
+    })
+
+    const enqueue = (job: Job) =>
+      Effect.suspend(() => {
+        const webhook = job.sender.webhook.name
+        if (!accepting) {
+          return Metric.increment(abandonedMetric(webhook)).pipe(
+            Effect.zipRight(Effect.logWarning(`shutting down: ${job.message.event} delivery to ${webhook} abandoned`))
+          )
+        }
+        if (!queue.unsafeOffer(job)) {
+          return Metric.increment(overflowedMetric(webhook)).pipe(Effect.zipRight(reportOverflow))
+        }
+        pending++
+        return Metric.increment(enqueuedMetric(webhook))
+      })
+
+    const drain = Effect.gen(function*() {
+      accepting = false
+      if (pending > 0) {
+        idle = yield* Deferred.make<void>()
+        yield* Effect.logInfo(`draining ${pending} after deliver${pending === 1 ? "y" : "ies"} (up to ${GoDuration.format(drainTimeout)})`)
+        // Finalizers run uninterruptibly: the wait must be made interruptible for the deadline
+        // to cut it short.
+        yield* Deferred.await(idle).pipe(Effect.interruptible, Effect.timeoutOption(drainTimeout))
+      }
+      // Stop the workers first, so nothing finishes while it is being counted.
+      yield* FiberSet.clear(workers)
+      const abandoned = [...(yield* Queue.takeAll(queue)), ...inFlight]
+      if (abandoned.length === 0) return
+      const perWebhook = new Map<string, number>()
+      for (const job of abandoned) {
+        const webhook = job.sender.webhook.name
+        perWebhook.set(webhook, (perWebhook.get(webhook) ?? 0) + 1)
+      }
+      for (const [webhook, count] of perWebhook) yield* Metric.incrementBy(abandonedMetric(webhook), count)
+      pending -= abandoned.length
+      yield* Effect.logWarning(
+        `shutdown: ${abandoned.length} after deliver${abandoned.length === 1 ? "y" : "ies"} abandoned after the ${
+          GoDuration.format(drainTimeout)
+        } drain deadline: ${[...perWebhook].map(([webhook, count]) => `${webhook} ${count}`).join(", ")}`
+      )
+    }).pipe(Effect.annotateLogs({ connector: name }))
+    // Finalizers run in reverse: the handlers registered below go first (intake stops), then this.
+    yield* Effect.addFinalizer(() => drain)
+
+    // -------------------------------------------------------------------------------------------
+    // The handlers.
+    // -------------------------------------------------------------------------------------------
+    const payloadOf = (
+      event: Event.Event.Any,
+      preposition: WireContract.Preposition,
+      params: unknown,
+      results?: EventBus.EventResults<unknown>
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        WireContract.encodePayload({
+          event,
+          preposition,
+          params,
+          createdAt: new Date(now),
+          ...(results === undefined ? {} : { results })
+        }).pipe(
+          Either.match({
+            onRight: Effect.succeed,
+            // A connector returned a result its event's Schema cannot encode: a bug to report, not
+            // a payload to send.
+            onLeft: (error) => Effect.die(new Error(`cannot encode ${preposition}:${event.name} for its webhooks: ${error.message}`))
+          })
+        ))
+
+    const messageOf = (payload: WireContract.Payload): Delivery.Message => {
+      const id = WireContract.makeId()
+      return { id, event: payload.event, body: payload.body(id) }
+    }
+
+    const before: EventBus.BeforeHandler<Event.Event.Any> = ({ cancel, event, params }) => {
+      const targets = sendersFor("before", event.name)
+      if (targets.length === 0) return Effect.void
+      return payloadOf(event, "before", params).pipe(
+        Effect.flatMap((payload) =>
+          // Concurrently; the first cancellation fails the forEach, which interrupts the rest.
+          Effect.forEach(targets, (sender) =>
+            sender.send(messageOf(payload)).pipe(
+              Effect.flatMap((outcome) => {
+                const webhook = sender.webhook.name
+                if (outcome._tag === "Cancelled") return cancel(outcome.reason, { handler: webhook })
+                if (outcome._tag === "Delivered") return Effect.void
+                return sender.webhook.onFailure === "cancel"
+                  ? cancel(`webhook ${webhook} failed: ${outcome.reason}`, { handler: webhook })
+                  : Effect.logWarning(`before webhook failed; ${event.name} goes on (on_failure: ignore): ${outcome.reason}`).pipe(
+                    Effect.annotateLogs({ webhook, event: payload.event })
+                  )
+              })
+            ), { concurrency: "unbounded", discard: true })
+        )
+      )
+    }
+
+    const after: EventBus.AfterHandler<Event.Event.Any> = ({ event, params, results }) => {
+      const targets = sendersFor("after", event.name)
+      if (targets.length === 0) return Effect.void
+      return payloadOf(event, "after", params, results).pipe(
+        Effect.flatMap((payload) => Effect.forEach(targets, (sender) => enqueue({ sender, message: messageOf(payload) }), { discard: true }))
+      )
+    }
+
+    const handlers = yield* EventBus.connector(name)
+    for (const preposition of ["before", "after"] as const) {
+      const selectors = webhooks.flatMap((webhook) => webhook.events.filter((selector) => selector.preposition === preposition))
+      if (selectors.length === 0) continue
+      const events = selectors.some((selector) => selector.event === "*")
+        ? ["*" as const]
+        : [...new Set(selectors.map((selector) => selector.event))].map((event) => registry.get(event)!)
+      for (const event of events) {
+        yield* preposition === "before" ? handlers.before(event as Event.Event.Any, before) : handlers.after(event as Event.Event.Any, after)
+      }
+    }
+
+    const stats: Effect.Effect<Webhooks.Stats> = Effect.gen(function*() {
+      const sum = (count: (webhook: string) => Effect.Effect<number>) =>
+        Effect.map(Effect.forEach(webhooks, (webhook) => count(webhook.name)), (counts) => counts.reduce((a, b) => a + b, 0))
+      const deliveries = (preposition: string, outcome: string) =>
+        sum((webhook) => Metrics.count(Metrics.deliveriesTotal, { connector: name, webhook, preposition, outcome }))
+      const outboxCount = (outcome: string) =>
+        sum((webhook) => Metrics.count(Metrics.outboxTotal, { connector: name, webhook, outcome }))
+      return {
+        before: {
+          delivered: yield* deliveries("before", "delivered"),
+          cancelled: yield* deliveries("before", "cancelled"),
+          failed: yield* deliveries("before", "failed")
+        },
+        after: {
+          delivered: yield* deliveries("after", "delivered"),
+          cancelled: yield* deliveries("after", "cancelled"),
+          failed: yield* deliveries("after", "failed"),
+          enqueued: yield* outboxCount("enqueued"),
+          overflowed: yield* outboxCount("overflowed"),
+          abandoned: yield* outboxCount("abandoned"),
+          pending
+        }
+      }
+    })
+
+    return { name, webhooks, stats } satisfies Webhooks.Service
+  })
+
+/** @internal */
+export const layer = (tag: Tag) =>
+(
+  configs: ReadonlyArray<WebhookConfig.WebhookConfig>,
+  options: Webhooks.Options = {}
+): Layer.Layer<Webhooks.Webhooks, InvalidConfig, EventBus.EventBus | HttpClient.HttpClient> =>
+  Layer.scoped(
+    tag,
+    WebhookConfig.resolve(configs, {
+      section: options.name ?? "webhooks",
+      ...(options.source === undefined ? {} : { source: options.source })
+    }).pipe(Effect.flatMap((webhooks) => make(webhooks, options)))
+  )
+
+/** @internal */
+export const connector = (tag: Tag) =>
+  Connector.make({
+    name: "webhooks",
+    description: "HTTP callbacks before and after events",
+    config: (events) => WebhookConfig.WebhooksConfig(events),
+    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name }) => layer(tag)(configs, { name, events })
+  })

@@ -1,0 +1,404 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import { Ajv } from "ajv"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import { Webhook as StandardWebhook } from "standardwebhooks"
+import * as CoreEvents from "../src/servo/CoreEvents.js"
+import * as EventBus from "../src/servo/EventBus.js"
+import { CancelEventError } from "../src/servo/EventError.js"
+import * as Webhooks from "../src/webhooks/Webhooks.js"
+import * as WireContract from "../src/webhooks/WireContract.js"
+import { awaitSleep } from "./support/clock.js"
+import { cancel, closedPort, gate, never, ok, receiver, slow, status } from "./support/receiver.js"
+import {
+  captureLogs,
+  configs,
+  type LogLine,
+  recordSpans,
+  type RecordedSpan,
+  servoLayer,
+  uniqueName,
+  webhooksLayer
+} from "./support/servo.js"
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+/** Runs `f` with a servo built in a scope of its own, closed (and drained) at the end. */
+const withServo = <A, E>(layer: Layer.Layer<EventBus.EventBus | Webhooks.Webhooks, unknown>, f: Effect.Effect<A, E, EventBus.EventBus | Webhooks.Webhooks>) =>
+  Effect.scoped(Effect.flatMap(Layer.build(layer), (context) => Effect.provide(f, context)))
+
+describe("Webhooks: what receivers get", () => {
+  it.scoped("before:measure reaches the receiver with the event's parameters before any on handler runs", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      const seenByOn = yield* Ref.make(-1)
+      yield* withServo(
+        webhooksLayer([{ event: "before:measure", target: server.url }]),
+        Effect.gen(function*() {
+          const probe = yield* EventBus.connector("probe")
+          yield* probe.on(CoreEvents.measure, () =>
+            Ref.set(seenByOn, server.requests.length).pipe(Effect.as({ readings: [] })))
+          const results = yield* EventBus.dispatch(CoreEvents.measure, { metrics: ["throughput"] })
+          expect(results).toEqual([{ connector: "probe", value: { readings: [] } }])
+        }).pipe(Effect.scoped)
+      )
+      expect(yield* Ref.get(seenByOn)).toBe(1)
+      const body = server.requests[0]!.json
+      expect(body.event).toBe("before:measure")
+      expect(body.parameters).toEqual({ metrics: ["throughput"] })
+      expect(body).not.toHaveProperty("results")
+      expect(body.id).toMatch(/^msg_[A-Za-z0-9_-]{22}$/)
+      expect(new Date(body.created_at).toISOString()).toBe(body.created_at)
+    }))
+
+  it.scoped("after:measure carries every connector's result, in order, with the connector names", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      yield* withServo(
+        servoLayer([{ event: "after:measure", target: server.url }]),
+        Effect.gen(function*() {
+          const probe = yield* EventBus.connector("probe")
+          yield* probe.on(CoreEvents.measure, () => Effect.succeed({ readings: [] }))
+          yield* EventBus.dispatch(CoreEvents.measure, { metrics: ["latency"] })
+          yield* server.waitFor(1)
+        }).pipe(Effect.scoped)
+      )
+      const body = server.requests[0]!.json
+      expect(body.event).toBe("after:measure")
+      expect(body.parameters).toEqual({ metrics: ["latency"] })
+      expect(body.results.map((r: any) => r.connector)).toEqual(["simulator", "probe"])
+      expect(body.results[0].value.readings[0].metric).toEqual({ name: "latency", unit: "ms" })
+      expect(typeof body.results[0].value.readings[0].time).toBe("string")
+      expect(body.results[1].value).toEqual({ readings: [] })
+    }))
+
+  it.scoped("after an event no connector handled, results is []", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      yield* withServo(
+        webhooksLayer([{ event: "after:describe", target: server.url }]),
+        EventBus.dispatch(CoreEvents.describe, {}).pipe(Effect.zipRight(server.waitFor(1)))
+      )
+      expect(server.requests[0]!.json.results).toEqual([])
+    }))
+
+  it.scopedLive("sends the wire contract's headers, configured headers, bearer auth and a verifiable signature", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      yield* withServo(
+        servoLayer([{
+          event: "after:adjust",
+          target: server.url,
+          headers: [{ name: "x-some-header", value: "some value" }],
+          authentication: { bearer_token: "tok-123" },
+          secret
+        }]),
+        EventBus.dispatch(CoreEvents.adjust, { adjustments: [{ component: "web", setting: "replicas", value: 3 }] }).pipe(
+          Effect.zipRight(server.waitFor(1))
+        )
+      )
+      const { body, headers, json, method, path } = server.requests[0]!
+      expect(method).toBe("POST")
+      expect(path).toBe("/hook")
+      expect(headers["content-type"]).toBe("application/vnd.opsani.servo-webhooks+json; version=1")
+      expect(headers["user-agent"]).toBe("servo-webhooks/0.1.0")
+      expect(headers["servo-event"]).toBe("after:adjust")
+      expect(headers["x-some-header"]).toBe("some value")
+      expect(headers["authorization"]).toBe("Bearer tok-123")
+      expect(headers["webhook-id"]).toBe(json.id)
+      expect(Math.abs(Number(headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60)
+      expect(headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/)
+      expect(headers).not.toHaveProperty("traceparent")
+      expect(headers).not.toHaveProperty("b3")
+      // An independent verifier, over the exact bytes received.
+      const verified = new StandardWebhook(secret).verify(body.toString("utf8"), {
+        "webhook-id": headers["webhook-id"] as string,
+        "webhook-timestamp": headers["webhook-timestamp"] as string,
+        "webhook-signature": headers["webhook-signature"] as string
+      })
+      expect(verified).toEqual(json)
+    }))
+
+  it.scoped("basic authentication produces the right authorization; unsigned hooks send no signature", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      yield* withServo(
+        webhooksLayer([{ event: "before:describe", target: server.url, authentication: { basic: { username: "me", password: "p@ss:word" } } }]),
+        EventBus.dispatch(CoreEvents.describe, {})
+      )
+      const { headers } = server.requests[0]!
+      expect(headers["authorization"]).toBe(`Basic ${Buffer.from("me:p@ss:word").toString("base64")}`)
+      expect(headers).not.toHaveProperty("webhook-signature")
+    }))
+
+  it.scoped("bodies validate against the JSON Schema that `schema` prints", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      yield* withServo(
+        servoLayer([{ events: ["before:adjust", "after:measure"], target: server.url }]),
+        Effect.gen(function*() {
+          yield* EventBus.dispatch(CoreEvents.adjust, { adjustments: [{ component: "web", setting: "cpu", value: 2 }] })
+          yield* EventBus.dispatch(CoreEvents.measure, {})
+          yield* server.waitFor(2)
+        })
+      )
+      const ajv = new Ajv({ strict: false })
+      for (const [preposition, event, index] of [["before", CoreEvents.adjust, 0], ["after", CoreEvents.measure, 1]] as const) {
+        const validate = ajv.compile(WireContract.jsonSchema(event, preposition))
+        const body = server.requests[index]!.json
+        expect(validate(body), JSON.stringify(validate.errors)).toBe(true)
+        expect(validate({ ...body, event: "after:other" })).toBe(false)
+      }
+    }))
+})
+
+describe("Webhooks: cancellation", () => {
+  const adjust = { adjustments: [{ component: "web", setting: "replicas", value: 5 }] }
+
+  it.scoped("a before webhook's cancellation fails the event with the reason and the webhook's name; nothing else runs", () =>
+    Effect.gen(function*() {
+      const guard = yield* receiver(cancel("Adjustments are only permitted between midnight and 3am."))
+      const audit = yield* receiver(ok)
+      yield* withServo(
+        servoLayer([
+          { name: "approve_adjustments", event: "before:adjust", target: guard.url },
+          { name: "audit", event: "after:adjust", target: audit.url }
+        ], { name: "hooks" }),
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(EventBus.dispatch(CoreEvents.adjust, adjust))
+          expect(error).toBeInstanceOf(CancelEventError)
+          expect(error).toMatchObject({
+            reason: "Adjustments are only permitted between midnight and 3am.",
+            event: "adjust",
+            connector: "hooks",
+            handler: "approve_adjustments"
+          })
+          // The simulator's on handler never ran: replicas are still 2.
+          const [described] = yield* EventBus.dispatch(CoreEvents.describe, {})
+          expect(described!.value.components[0]!.settings.find((s) => s.name === "replicas")!.value).toBe(2)
+        })
+      )
+      expect(guard.requests).toHaveLength(1)
+      expect(audit.requests).toHaveLength(0)
+    }))
+
+  it.scoped("a cancel body that is not valid JSON still cancels, with a reason saying so", () =>
+    Effect.gen(function*() {
+      const guard = yield* receiver(status(200, { "content-type": "application/vnd.opsani.servo.errors.CancelEventError+json" }, "nope{"))
+      const error = yield* withServo(
+        servoLayer([{ event: "before:adjust", target: guard.url }]),
+        Effect.flip(EventBus.dispatch(CoreEvents.adjust, adjust))
+      )
+      expect(error._tag).toBe("CancelEventError")
+      expect((error as CancelEventError).reason).toBe(`the receiver cancelled with a body that is not valid JSON: "nope{"`)
+    }))
+
+  it.scoped("the first cancellation wins and interrupts the other before webhooks", () =>
+    Effect.gen(function*() {
+      const fast = yield* receiver(cancel("no"))
+      const stuck = yield* receiver(never)
+      const error = yield* withServo(
+        servoLayer([
+          { name: "stuck", event: "before:adjust", target: stuck.url },
+          { name: "fast", event: "before:adjust", target: fast.url }
+        ]),
+        Effect.flip(EventBus.dispatch(CoreEvents.adjust, adjust))
+      )
+      expect(error).toMatchObject({ _tag: "CancelEventError", handler: "fast", reason: "no" })
+      expect(stuck.requests).toHaveLength(1)
+    }))
+
+  it.scoped("the same answer to an after webhook is logged and ignored", () =>
+    Effect.gen(function*() {
+      const logs: Array<LogLine> = []
+      const server = yield* receiver(cancel("too late"))
+      yield* withServo(
+        servoLayer([{ name: "late", event: "after:adjust", target: server.url }]),
+        Effect.gen(function*() {
+          const results = yield* EventBus.dispatch(CoreEvents.adjust, adjust)
+          expect(results).toHaveLength(1)
+        })
+      ).pipe(Effect.provide(captureLogs(logs)))
+      const warning = logs.find((line) => line.message.includes("cannot cancel"))
+      expect(warning?.message).toBe("an after webhook cannot cancel an event; ignored: too late")
+      expect(warning?.annotations).toMatchObject({ webhook: "late", event: "after:adjust" })
+    }))
+
+  it.scoped("on_failure: cancel fails the event when a before webhook cannot be delivered; ignore lets it run", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const target = `http://127.0.0.1:${port}/hook`
+      const cancelled = yield* withServo(
+        servoLayer([{ name: "gate", event: "before:adjust", target, on_failure: "cancel", backoff: false }], { name: "strict" }),
+        Effect.flip(EventBus.dispatch(CoreEvents.adjust, adjust))
+      )
+      expect(cancelled).toMatchObject({
+        _tag: "CancelEventError",
+        handler: "gate",
+        connector: "strict",
+        reason: "webhook gate failed: connection refused"
+      })
+      const logs: Array<LogLine> = []
+      const results = yield* withServo(
+        servoLayer([{ name: "gate", event: "before:adjust", target, on_failure: "ignore", backoff: false }]),
+        EventBus.dispatch(CoreEvents.adjust, adjust)
+      ).pipe(Effect.provide(captureLogs(logs)))
+      expect(results[0]!.value.components[0]!.settings.find((s) => s.name === "replicas")!.value).toBe(5)
+      expect(logs.map((l) => l.message)).toContain("before webhook failed; adjust goes on (on_failure: ignore): connection refused")
+    }))
+})
+
+describe("Webhooks: the outbox", () => {
+  it.scoped("dispatch returns before a slow receiver answers", () =>
+    Effect.gen(function*() {
+      const held = gate()
+      const server = yield* receiver(held.responder)
+      yield* withServo(
+        servoLayer([{ event: "after:measure", target: server.url }]),
+        Effect.gen(function*() {
+          const results = yield* EventBus.dispatch(CoreEvents.measure, {})
+          expect(results).toHaveLength(1)
+          yield* server.waitFor(1)
+          expect(held.held()).toBe(1)
+          const stats = yield* Effect.flatMap(Webhooks.Webhooks, (w) => w.stats)
+          expect(stats.after).toMatchObject({ enqueued: 1, pending: 1, delivered: 0 })
+          held.open()
+        })
+      )
+    }))
+
+  it.live("10 events to a slow receiver are all delivered by the drain at scope close", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(slow(50))
+      let stats: Effect.Effect<Webhooks.Stats> = Effect.die("unset")
+      yield* withServo(
+        servoLayer([{ event: "after:measure", target: server.url }], { workers: 2 }),
+        Effect.gen(function*() {
+          stats = (yield* Webhooks.Webhooks).stats
+          for (let i = 0; i < 10; i++) yield* EventBus.dispatch(CoreEvents.measure, {})
+          expect(server.requests.length).toBeLessThan(10)
+        })
+      )
+      expect(server.requests).toHaveLength(10)
+      expect(new Set(server.requests.map((r) => r.json.id)).size).toBe(10)
+      expect((yield* stats).after).toMatchObject({ enqueued: 10, delivered: 10, abandoned: 0, pending: 0, overflowed: 0 })
+    }).pipe(Effect.scoped))
+
+  it.scoped("past capacity, overflow is counted and logged, and nothing crashes", () =>
+    Effect.gen(function*() {
+      const logs: Array<LogLine> = []
+      const held = gate()
+      const server = yield* receiver(held.responder)
+      let stats: Effect.Effect<Webhooks.Stats> = Effect.die("unset")
+      yield* withServo(
+        servoLayer([{ name: "sink", event: "after:measure", target: server.url }], { outboxCapacity: 5, workers: 1 }),
+        Effect.gen(function*() {
+          stats = (yield* Webhooks.Webhooks).stats
+          yield* EventBus.dispatch(CoreEvents.measure, {})
+          yield* server.waitFor(1) // the one worker holds the first delivery
+          for (let i = 0; i < 19; i++) yield* EventBus.dispatch(CoreEvents.measure, {})
+          expect((yield* stats).after).toMatchObject({ enqueued: 6, overflowed: 14, pending: 6 })
+          held.open()
+        })
+      ).pipe(Effect.provide(captureLogs(logs)))
+      expect((yield* stats).after).toMatchObject({ enqueued: 6, overflowed: 14, delivered: 6, pending: 0, abandoned: 0 })
+      expect(server.requests).toHaveLength(6)
+      const overflow = logs.filter((line) => line.message.startsWith("outbox full"))
+      expect(overflow.length).toBeGreaterThanOrEqual(1)
+      expect(overflow[0]!.message).toBe("outbox full (5 pending): dropped 1 after delivery")
+    }))
+
+  it.effect("shutdown drains within the deadline, then logs what was abandoned, per webhook", () => {
+    const logs: Array<LogLine> = []
+    return Effect.gen(function*() {
+      const stuck = yield* receiver(never)
+      const fine = yield* receiver(ok)
+      const scope = yield* Scope.make()
+      const layer = servoLayer([
+        { name: "stuck", event: "after:measure", target: stuck.url, request_timeout: "1h" },
+        // A timeout of its own: TestClock keeps finished sleeps listed, and the drain's wait must
+        // be the only one of 10 seconds.
+        { name: "fine", event: "after:measure", target: fine.url, request_timeout: "30s" }
+      ], { workers: 4, drainTimeout: "10 seconds" })
+      const context = yield* Layer.buildWithScope(layer, scope)
+      const webhooks = yield* Effect.provide(Webhooks.Webhooks, context)
+      for (let i = 0; i < 3; i++) yield* Effect.provide(EventBus.dispatch(CoreEvents.measure, {}), context)
+      yield* fine.waitFor(3)
+      yield* stuck.waitFor(3)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* awaitSleep("10 seconds")
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(closing)
+      const stats = yield* webhooks.stats
+      expect(stats.after).toMatchObject({ enqueued: 6, delivered: 3, abandoned: 3, pending: 0 })
+      const report = logs.find((line) => line.message.startsWith("shutdown:"))
+      expect(report?.message).toBe("shutdown: 3 after deliveries abandoned after the 10s drain deadline: stuck 3")
+      // Finalizers log with the logger of the fiber that built the layer.
+    }).pipe(Effect.scoped, Effect.provide(captureLogs(logs)))
+  })
+
+  it.scoped("two instances on one bus never deliver each other's webhooks", () =>
+    Effect.gen(function*() {
+      const a = yield* receiver(ok)
+      const b = yield* receiver(ok)
+      const layer = Layer.mergeAll(
+        Webhooks.layer(configs([{ name: "same", event: "before:measure", target: a.url }]), { name: uniqueName() }),
+        Webhooks.layer(configs([{ name: "same", event: "before:adjust", target: b.url }]), { name: uniqueName() })
+      ).pipe(Layer.provideMerge(EventBus.layer), Layer.provide(NodeHttpClient.layerUndici))
+      yield* withServo(layer, EventBus.dispatch(CoreEvents.measure, {}))
+      expect(a.requests).toHaveLength(1)
+      expect(b.requests).toHaveLength(0)
+    }))
+})
+
+describe("Webhooks: secrets stay secret", () => {
+  const token = "TOKEN-7f3a9c-DISTINCT"
+  const password = "PASSWORD-b41e-DISTINCT"
+  const signingBytes = "SIGNINGSECRET-distinct-0123456789"
+  const signingSecret = `whsec_${Buffer.from(signingBytes).toString("base64")}`
+  const needles = [token, password, signingBytes, signingSecret.slice(6), Buffer.from(`me:${password}`).toString("base64")]
+
+  it.scoped("no token, password or signing secret in any log line, error message or span attribute", () =>
+    Effect.gen(function*() {
+      const logs: Array<LogLine> = []
+      const spans: Array<RecordedSpan> = []
+      const failing = yield* receiver(status(503, {}, "unavailable"))
+      const refusing = yield* receiver(status(401, {}, "who are you"))
+      const errors: Array<string> = []
+      yield* withServo(
+        servoLayer([
+          { name: "bearer", event: "before:adjust", target: failing.url, authentication: { bearer_token: token }, secret: signingSecret, on_failure: "cancel", backoff: false, trace_propagation: true },
+          { name: "basic", event: "after:measure", target: refusing.url, authentication: { basic: { username: "me", password } }, secret: signingSecret }
+        ]),
+        Effect.gen(function*() {
+          const cancelled = yield* Effect.flip(EventBus.dispatch(CoreEvents.adjust, { adjustments: [] }))
+          errors.push(cancelled.message, String(cancelled), JSON.stringify(cancelled))
+          yield* EventBus.dispatch(CoreEvents.measure, {})
+          yield* refusing.waitFor(1)
+        })
+      ).pipe(Effect.provide(Layer.merge(captureLogs(logs), recordSpans(spans))))
+      // A config whose secret is wrong, with distinctive content: the error must not echo it.
+      const badSecret = `whsec_${Buffer.from("SHORT-distinct").toString("base64")}`
+      const invalid = yield* Effect.flip(Layer.build(webhooksLayer([{ event: "after:measure", target: failing.url, secret: badSecret }])))
+      errors.push(invalid.message, JSON.stringify(invalid))
+
+      expect(failing.requests[0]!.headers["authorization"]).toBe(`Bearer ${token}`)
+      expect(logs.some((line) => line.level === "WARN")).toBe(true)
+      expect(spans.some((span) => span.name === "Webhooks.deliver")).toBe(true)
+      expect(spans.some((span) => span.name.startsWith("http.client"))).toBe(true)
+      const haystacks = [
+        ...logs.map((line) => line.text),
+        ...errors,
+        ...spans.flatMap((span) => [span.name, ...[...span.attributes].map(([key, value]) => `${key}=${String(value)}`)])
+      ]
+      for (const needle of [...needles, badSecret.slice(6), "SHORT-distinct"]) {
+        for (const haystack of haystacks) expect(haystack).not.toContain(needle)
+      }
+    }))
+})
