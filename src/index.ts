@@ -25,3 +25,5 @@ export * as GoDuration from "./servo/GoDuration.js"
 export * as Servo from "./servo/Servo.js"
 /** @since 0.1.0 */
 export * as Simulator from "./servo/Simulator.js"
+/** @since 0.1.0 */
+export * as UndiciHttpClient from "./webhooks/UndiciHttpClient.js"
