@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Agent } from "undici"
@@ -197,6 +198,17 @@ describe("UndiciHttpClient", () => {
       expect(requestError(streamed).message).toContain("Stream")
       expect(server.received).toHaveLength(0)
       expect(server.stats.accepted).toBe(0)
+    }))
+
+  it.scopedLive("fails with an Encode RequestError for a header value undici refuses, without sending", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok())
+      const http = yield* client()
+      const exit = yield* http.get(server.origin, { headers: { "x-injected": "a\r\nx-evil: 1" } }).pipe(Effect.exit)
+      const error = requestError(exit)
+      expect(error.reason).toBe("Encode")
+      expect(causeCode(error)).toBe("UND_ERR_INVALID_ARG")
+      expect(server.received).toHaveLength(0)
     }))
 
   it.scopedLive("rejects non-http URLs with InvalidUrl", () =>
@@ -468,5 +480,51 @@ describe("UndiciHttpClient", () => {
       expect(traced!.headers["b3"]).toBeDefined()
       expect(quiet!.headers["traceparent"]).toBeUndefined()
       expect(quiet!.headers["b3"]).toBeUndefined()
+    }))
+
+  it.scopedLive("traces like HttpClient.make: a client span with redacted headers, its ids in traceparent", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok("traced", { "x-reply": "yes" }))
+      const http = yield* client()
+      const base = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      yield* http.post(`${server.origin}/hook?x=1`, {
+        headers: { authorization: "Bearer secret", "webhook-id": "msg_1" },
+        body: HttpBody.text("{}", "application/json")
+      }).pipe(Effect.withTracer(tracer))
+      yield* http.pipe(HttpClient.withSpanNameGenerator(() => "webhook delivery")).get(server.origin).pipe(
+        Effect.withTracer(tracer)
+      )
+      yield* http.pipe(HttpClient.withTracerDisabledWhen(() => true)).get(`${server.origin}/untraced`).pipe(
+        Effect.withTracer(tracer)
+      )
+
+      expect(spans.map((span) => span.name)).toEqual(["http.client POST", "webhook delivery"])
+      const [post] = spans
+      expect(post!.kind).toBe("client")
+      expect(post!.status._tag).toBe("Ended")
+      expect(Object.fromEntries(post!.attributes)).toMatchObject({
+        "http.request.method": "POST",
+        "server.address": server.origin,
+        "server.port": server.port,
+        "url.full": `${server.origin}/hook?x=1`,
+        "url.path": "/hook",
+        "url.query": "x=1",
+        "url.scheme": "http",
+        "http.request.header.webhook-id": "msg_1",
+        "http.response.status_code": 200,
+        "http.response.header.x-reply": "yes"
+      })
+      expect(post!.attributes.get("http.request.header.authorization")).not.toContain("secret")
+      expect(server.received[0]!.headers["traceparent"]).toBe(`00-${post!.traceId}-${post!.spanId}-01`)
+      expect(server.received[2]!.headers["traceparent"]).toBeUndefined()
     }))
 })

@@ -30,8 +30,9 @@
  * - **No redirects**: a 3xx is returned as is (with undici's own dispatchers; a caller-supplied
  *   dispatcher composed with a redirect interceptor would follow them).
  * - **Interruption aborts**: interrupting the request fiber (e.g. `Effect.timeout`) aborts the
- *   request through the `AbortSignal` that `HttpClient.make` provides, which destroys its socket;
- *   a request still queued for a connection is dropped before anything is written.
+ *   undici request, which destroys its socket; a request still queued for a connection is
+ *   dropped before anything is written. (`HttpClient.withScope` has nothing left to abort: a
+ *   response is complete when it is returned.)
  * - **Errors**: connection refused, reset, hang-ups, DNS failures and undici's timeouts are
  *   `RequestError`s of reason `"Transport"` with undici's error as `cause`, also when the
  *   connection fails mid-body; an argument undici rejects (an invalid header value) is
@@ -39,11 +40,24 @@
  *   not JSON fails with a `ResponseError` of reason `"Decode"`.
  * - `remoteAddress` is always `None`: undici does not tell a request which socket served it.
  *
- * Tracing is `HttpClient.make`'s: a span per request and, by default, `traceparent` and `b3`
- * headers sent to the receiver. Webhook senders usually want neither:
- * `HttpClient.withTracerPropagation(false)` stops the headers and
- * `HttpClient.withTracerDisabledWhen(() => true)` the span (both are fiber refs, so they work on
- * any client).
+ * Tracing is the same as `HttpClient.make`'s: a client span per request (named by
+ * `HttpClient.SpanNameGenerator`, with the same attributes and redacted headers) and, by
+ * default, `traceparent` and `b3` headers sent to the receiver. Webhook senders usually want
+ * neither: `HttpClient.withTracerPropagation(false)` stops the headers and
+ * `HttpClient.withTracerDisabledWhen(() => true)` the span. Both set a fiber ref around every
+ * request, which costs more CPU than this client's own work; where throughput matters, set the
+ * refs once around the delivering fibers instead and let them inherit:
+ *
+ * ```ts
+ * deliverAll.pipe(
+ *   Effect.locally(HttpClient.currentTracerPropagation, false),
+ *   Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
+ * )
+ * ```
+ *
+ * The client is built with `HttpClient.makeWith` rather than `HttpClient.make`: `make`'s
+ * per-request `AbortController` and per-response `FinalizationRegistry` entry only serve lazily
+ * read bodies, and cost about a third of the client's overhead.
  *
  * Timeouts: undici's `headersTimeout`/`bodyTimeout` (300 s each by default) are only a backstop
  * here; delivery applies its own `Effect.timeout`.
