@@ -200,7 +200,7 @@ describe("UndiciHttpClient", () => {
       expect(server.stats.accepted).toBe(0)
     }))
 
-  it.scopedLive("fails with an Encode RequestError for a header value undici refuses, without sending", () =>
+  it.scopedLive("fails with an Encode RequestError for a header or length undici refuses, without sending", () =>
     Effect.gen(function*() {
       const server = yield* receiver(ok())
       const http = yield* client()
@@ -208,6 +208,15 @@ describe("UndiciHttpClient", () => {
       const error = requestError(exit)
       expect(error.reason).toBe("Encode")
       expect(causeCode(error)).toBe("UND_ERR_INVALID_ARG")
+      const mismatch = requestError(
+        yield* http.execute(
+          HttpClientRequest.post(server.origin).pipe(
+            HttpClientRequest.setBody(HttpBody.raw("abc", { contentLength: 10 }))
+          )
+        ).pipe(Effect.exit)
+      )
+      expect(mismatch.reason).toBe("Encode")
+      expect(causeCode(mismatch)).toBe("UND_ERR_REQ_CONTENT_LENGTH_MISMATCH")
       expect(server.received).toHaveLength(0)
     }))
 

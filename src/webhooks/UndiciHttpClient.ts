@@ -35,8 +35,8 @@
  *   response is complete when it is returned.)
  * - **Errors**: connection refused, reset, hang-ups, DNS failures and undici's timeouts are
  *   `RequestError`s of reason `"Transport"` with undici's error as `cause`, also when the
- *   connection fails mid-body; an argument undici rejects (an invalid header value) is
- *   `"Encode"`; a URL that is not `http:`/`https:` is `"InvalidUrl"`. `json` on a body that is
+ *   connection fails mid-body; a request undici refuses to send (an invalid header value, a
+ *   `content-length` that does not match the body) is `"Encode"`; a URL that is not `http:`/`https:` is `"InvalidUrl"`. `json` on a body that is
  *   not JSON fails with a `ResponseError` of reason `"Decode"`.
  * - `remoteAddress` is always `None`: undici does not tell a request which socket served it.
  *

@@ -217,8 +217,13 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
 type Resume = (exit: Exit.Exit<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) => void
 
-const isInvalidArgument = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && (error as { code?: unknown }).code === "UND_ERR_INVALID_ARG"
+/** undici errors that sending again cannot fix: the request itself is wrong. */
+const encodeErrors = new Set(["UND_ERR_INVALID_ARG", "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH"])
+
+const isEncodeError = (error: Error): boolean => {
+  const code = (error as { code?: unknown }).code
+  return typeof code === "string" && encodeErrors.has(code)
+}
 
 class TruncatedBody extends Error {
   override readonly name = "TruncatedBody"
@@ -304,7 +309,7 @@ class Handler implements UndiciDispatcher.DispatchHandler {
     this.resume(Exit.fail(
       new HttpClientError.RequestError({
         request: this.request,
-        reason: isInvalidArgument(error) ? "Encode" : "Transport",
+        reason: isEncodeError(error) ? "Encode" : "Transport",
         cause: error,
         description: error.message
       })
