@@ -15,7 +15,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Agent } from "undici"
+import { Agent, type Dispatcher } from "undici"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -535,5 +535,69 @@ describe("UndiciHttpClient", () => {
       expect(post!.attributes.get("http.request.header.authorization")).not.toContain("secret")
       expect(server.received[0]!.headers["traceparent"]).toBe(`00-${post!.traceId}-${post!.spanId}-01`)
       expect(server.received[2]!.headers["traceparent"]).toBeUndefined()
+    }))
+
+  it.scopedLive("decodes urlencoded and form bodies, and shows status, truncation and body in toJSON", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver((req, res) => {
+        if (req.url === "/empty") {
+          res.writeHead(204)
+          return res.end()
+        }
+        res.writeHead(200, { "content-type": "application/x-www-form-urlencoded" })
+        res.end("a=1&b=two")
+      })
+      const http = yield* client()
+      const response = yield* http.get(server.origin)
+      expect(yield* response.urlParamsBody).toEqual([["a", "1"], ["b", "two"]])
+      expect((yield* response.formData).get("b")).toBe("two")
+      expect(response.toJSON()).toMatchObject({ status: 200, truncated: false, body: "a=1&b=two" })
+      expect(Option.isNone(response.remoteAddress)).toBe(true)
+      expect(response.cookies.cookies).toEqual({})
+
+      const empty = yield* http.get(`${server.origin}/empty`)
+      expect(empty.status).toBe(204)
+      expect(Chunk.size(yield* Stream.runCollect(empty.stream))).toBe(0)
+      expect(yield* empty.json).toBeNull()
+    }))
+
+  it.scopedLive("passes headersTimeout to undici", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(() => {}) // never answers
+      const http = yield* client({ headersTimeout: 100 })
+      const error = requestError(yield* http.get(server.origin).pipe(Effect.timeout("5 seconds"), Effect.exit))
+      expect(error.reason).toBe("Transport")
+      expect(causeCode(error)).toBe("UND_ERR_HEADERS_TIMEOUT")
+    }))
+
+  it.scopedLive("a dispatcher that throws gives a Transport error; unsupported Raw bodies are Encode errors", () =>
+    Effect.gen(function*() {
+      const throwing = { dispatch: () => { throw new Error("boom") } } as unknown as Dispatcher
+      const error = requestError(
+        yield* UndiciHttpClient.makeWithDispatcher(throwing).get("http://127.0.0.1:1/").pipe(Effect.exit)
+      )
+      expect(error.reason).toBe("Transport")
+      expect((error.cause as Error).message).toBe("boom")
+
+      const http = yield* client()
+      const rawObject = requestError(
+        yield* http.execute(
+          HttpClientRequest.post("http://127.0.0.1:1/").pipe(HttpClientRequest.setBody(HttpBody.raw({ not: "bytes" })))
+        ).pipe(Effect.exit)
+      )
+      expect(rawObject.reason).toBe("Encode")
+      const badUrl = requestError(yield* http.get("http://[not a host/").pipe(Effect.exit))
+      expect(badUrl.reason).toBe("InvalidUrl")
+    }))
+
+  it.effect("refuses invalid options", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.scoped(UndiciHttpClient.make({ maxResponseBytes: -1 })).pipe(Effect.exit)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      const agentExit = yield* Effect.scoped(UndiciHttpClient.make({ connections: 0 })).pipe(Effect.exit)
+      expect(Exit.isFailure(agentExit) && Cause.isDie(agentExit.cause)).toBe(true)
+      const agent = new Agent()
+      expect(() => UndiciHttpClient.makeWithDispatcher(agent, { headersTimeout: Number.NaN })).toThrow(RangeError)
+      yield* Effect.promise(() => agent.close())
     }))
 })
