@@ -117,7 +117,14 @@ interface Sample {
 }
 const samples = new Map<string, Array<Sample>>(clients.map(([name]) => [name, []]))
 
-for (const [, run] of clients) await run() // warm-up: JIT, connections
+// Warm-up (JIT, connections): the connections each client opens at concurrency 64, kept open by
+// the receiver for the rest of the run.
+const warmUpConnections = new Map<string, number>()
+for (const [name, run] of clients) {
+  const before = await connections()
+  await run()
+  warmUpConnections.set(name, (await connections()) - before)
+}
 for (let round = 0; round < rounds; round++) {
   for (const [name, run] of round % 2 === 0 ? clients : [...clients].reverse()) {
     const before = await connections()
@@ -137,11 +144,12 @@ const base = median(samples.get(clients[0]![0])!.map((s) => s.rate))
 console.log(
   `\n${requests} deliveries × ${rounds} rounds, concurrency ${concurrency}, ${bytes.length} B JSON, Node ${process.version}\n`
 )
-console.log("| client | deliveries/s | CPU µs/delivery | vs raw undici.request |\n|---|---|---|---|")
+console.log("| client | deliveries/s | CPU µs/delivery | vs raw undici.request | connections |\n|---|---|---|---|---|")
 for (const [name] of clients) {
   const these = samples.get(name)!
   const rate = median(these.map((s) => s.rate))
-  console.log(`| ${name} | ${Math.round(rate)} | ${median(these.map((s) => s.cpu)).toFixed(1)} | ${(rate / base).toFixed(2)}× |`)
+  const cpu = median(these.map((s) => s.cpu)).toFixed(1)
+  console.log(`| ${name} | ${Math.round(rate)} | ${cpu} | ${(rate / base).toFixed(2)}× | ${warmUpConnections.get(name)} |`)
 }
 
 for (const runner of runners) await runner.dispose()

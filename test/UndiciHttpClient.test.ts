@@ -491,6 +491,27 @@ describe("UndiciHttpClient", () => {
       expect(quiet!.headers["b3"]).toBeUndefined()
     }))
 
+  it.scopedLive("tracer refs set once around concurrent deliveries reach every request (the cheap way)", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok())
+      const http = yield* client()
+      const base = yield* Effect.tracer
+      let spans = 0
+      const tracer = Tracer.make({
+        span: (...args) => (spans++, base.span(...args)),
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      yield* Effect.forEach(Array.from({ length: 8 }), () => http.get(server.origin), { concurrency: 4 }).pipe(
+        Effect.locally(HttpClient.currentTracerPropagation, false),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, () => true),
+        Effect.withTracer(tracer)
+      )
+      expect(server.received).toHaveLength(8)
+      expect(server.received.filter((r) => r.headers["traceparent"] !== undefined || r.headers["b3"] !== undefined))
+        .toEqual([])
+      expect(spans).toBe(0)
+    }))
+
   it.scopedLive("traces like HttpClient.make: a client span with redacted headers, its ids in traceparent", () =>
     Effect.gen(function*() {
       const server = yield* receiver(ok("traced", { "x-reply": "yes" }))
