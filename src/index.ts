@@ -36,4 +36,6 @@ export * as Webhooks from "./webhooks/Webhooks.js"
 /** @since 0.1.0 */
 export * as WireContract from "./webhooks/WireContract.js"
 /** @since 0.1.0 */
+export * as UndiciHttpClient from "./webhooks/UndiciHttpClient.js"
+/** @since 0.1.0 */
 export { version } from "./version.js"
