@@ -1,7 +1,7 @@
 /**
- * The webhook receiver of `httpClient.ts`, run in its own process: reads each request's body and
- * answers 200 with a small JSON body. Prints its port on stdout. `GET /stats` answers how many
- * connections have carried a webhook so far.
+ * The webhook receiver of the benchmarks, run in its own process: reads each request's body and
+ * answers 200 with a small JSON body — except on `/stall`, where it never answers. Prints its port
+ * on stdout. `GET /stats` answers how many connections have carried a webhook so far.
  */
 import * as http from "node:http"
 import type { Socket } from "node:net"
@@ -20,6 +20,7 @@ const server = http.createServer((req, res) => {
     connections++
   }
   req.on("data", () => {})
+  if (req.url === "/stall") return
   req.on("end", () => {
     res.writeHead(200, { "content-type": "application/json", "content-length": answer.length })
     res.end(answer)

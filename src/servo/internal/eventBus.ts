@@ -116,11 +116,17 @@ export const make: Effect.Effect<EventBus.Service> = Effect.sync(() => {
       }), { discard: true })
 
   const runOn = (entries: ReadonlyArray<Entry>, event: Event.Event.Any, params: unknown) =>
-    Effect.forEach(
+    // One handler needs no fibers of its own (forking costs more than a small handler).
+    (entries.length === 1
+      ? Effect.map(
+        Effect.either(Effect.suspend(() => entries[0]!.handler({ event, params, connector: entries[0]!.connector }))),
+        (outcome) => [outcome]
+      )
+      : Effect.forEach(
       entries,
       (entry) => Effect.either(entry.handler({ event, params, connector: entry.connector })),
       { concurrency: "unbounded" }
-    ).pipe(
+    )).pipe(
       Effect.flatMap((outcomes) => {
         const results: Array<EventBus.EventResult<unknown>> = []
         for (let i = 0; i < outcomes.length; i++) {
@@ -144,7 +150,8 @@ export const make: Effect.Effect<EventBus.Service> = Effect.sync(() => {
     params: unknown,
     results: EventBus.EventResults<unknown>
   ) =>
-    Effect.forEach(entries, (entry) =>
+  {
+    const run = (entry: Entry) =>
       entry.handler({ event, params, results, connector: entry.connector }).pipe(
         Effect.catchAll((error) =>
           isCancel(error)
@@ -153,7 +160,9 @@ export const make: Effect.Effect<EventBus.Service> = Effect.sync(() => {
               Effect.annotateLogs({ connector: entry.connector, event: `after:${event.name}` })
             )
         )
-      ), { concurrency: "unbounded", discard: true })
+      )
+    return entries.length === 1 ? run(entries[0]!) : Effect.forEach(entries, run, { concurrency: "unbounded", discard: true })
+  }
 
   const dispatch = <E extends Event.Event.Any>(event: E, params: Event.Event.Parameters<E>) =>
     Effect.suspend(() => {
@@ -172,7 +181,7 @@ export const make: Effect.Effect<EventBus.Service> = Effect.sync(() => {
         )
       )
     }).pipe(
-      Effect.withSpan("EventBus.dispatch", { attributes: { event: event.name } })
+      Effect.withSpan("EventBus.dispatch", { captureStackTrace: false, attributes: { event: event.name } })
     ) as Effect.Effect<EventBus.EventResults<Event.Event.Result<E>>, EventBus.DispatchError>
 
   return { register, dispatch }

@@ -6,6 +6,8 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -81,7 +83,16 @@ const failure = (
   extra: { readonly status?: number; readonly retryAfter?: Duration.Duration } = {}
 ): Delivery.AttemptFailure => ({ _tag: "AttemptFailure", reason, retryable, ...extra })
 
-/** Reads at most `maxResponseBytes` of a body, whatever the client, and stops reading there. */
+/**
+ * Reads a response body, never more than `maxResponseBytes` of it, whatever the client. A body
+ * framed by a small enough `content-length` is read whole (the common case, and the cheap one);
+ * any other is streamed and cut at the cap.
+ */
+const readBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, HttpClientError.ResponseError> => {
+  const length = Number(response.headers["content-length"])
+  return Number.isInteger(length) && length <= maxResponseBytes ? response.text : readCapped(response)
+}
+
 const readCapped = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, HttpClientError.ResponseError> =>
   response.stream.pipe(
     Stream.runFoldWhile(
@@ -124,7 +135,7 @@ const classify = (
   now: number
 ): Effect.Effect<AttemptSuccess, Delivery.AttemptFailure> => {
   const status = response.status
-  const body = readCapped(response).pipe(
+  const body = readBody(response).pipe(
     Effect.mapError((error) => failure(`the response broke off: ${error.description ?? error.reason}`, true, { status }))
   )
   if (status >= 200 && status < 300) {
@@ -203,6 +214,10 @@ export const parseRetryAfter = (value: string, now: number): Option.Option<Durat
   return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - now)))
 }
 
+/** Whether a debug line would be written: checked before building one on the hot path. */
+const debugEnabled = Effect.map(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+  LogLevel.lessThanEqual(minimum, LogLevel.Debug))
+
 // ---------------------------------------------------------------------------------------------
 // The sender: build → send → classify → retry, with spans, logs and metrics.
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +249,10 @@ export const makeSender = (
       duration: Metrics.tagged(Metrics.deliveryDuration, tags)
     }
 
+    // Log annotations are built where a line is written, not around every delivery: most
+    // deliveries write none, and annotating costs more than the logging it would serve.
+    const annotations = (message: Delivery.Message) => ({ webhook: webhook.name, event: message.event, delivery_id: message.id })
+
     const attempt = (message: Delivery.Message, number: number, deadline: number) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -254,9 +273,10 @@ export const makeSender = (
         )
       }).pipe(
         Effect.tapError((failure) =>
-          Effect.logDebug(`attempt ${number} failed: ${failure.reason}${failure.retryable ? "" : " (not retried)"}`)
-        ),
-        Effect.annotateLogs("attempt", number)
+          Effect.logDebug(`attempt ${number} failed: ${failure.reason}${failure.retryable ? "" : " (not retried)"}`).pipe(
+            Effect.annotateLogs({ ...annotations(message), attempt: number })
+          )
+        )
       )
 
     const send = (message: Delivery.Message): Effect.Effect<Delivery.Outcome> =>
@@ -290,14 +310,21 @@ export const makeSender = (
         yield* Metric.incrementBy(metrics.attempts, attempts)
         yield* Metric.update(metrics.duration, Duration.toMillis(duration))
         yield* Effect.annotateCurrentSpan({ outcome: outcome._tag, attempts })
-        yield* outcome._tag === "Failed"
-          ? Effect.logWarning(`delivery failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${outcome.reason}`)
-          : Effect.logDebug(`${outcome._tag.toLowerCase()} (${outcome.status}) after ${attempts} attempt${attempts === 1 ? "" : "s"}`)
+        const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`
+        if (outcome._tag === "Failed") {
+          yield* Effect.logWarning(`delivery failed after ${tries}: ${outcome.reason}`).pipe(
+            Effect.annotateLogs(annotations(message))
+          )
+        } else if (yield* debugEnabled) {
+          yield* Effect.logDebug(`${outcome._tag.toLowerCase()} (${outcome.status}) after ${tries}`).pipe(
+            Effect.annotateLogs(annotations(message))
+          )
+        }
         return outcome
       }).pipe(
-        Effect.annotateLogs({ webhook: webhook.name, event: message.event, delivery_id: message.id }),
         Effect.withSpan("Webhooks.deliver", {
           kind: "producer",
+          captureStackTrace: false,
           attributes: { webhook: webhook.name, event: message.event, delivery_id: message.id }
         })
       )
