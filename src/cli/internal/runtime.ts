@@ -1,0 +1,58 @@
+/**
+ * What the `servo` bin runs its commands with: the Node file system, path and terminal, a logger
+ * that writes one short line per message on stderr, and a Console without ANSI styles when the
+ * output is not a terminal. (The HTTP client is in `httpClient.ts`, loaded by the commands that
+ * send.)
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+
+const levels: Record<string, string> = { FATAL: "fatal", ERROR: "error", WARN: "warning", INFO: "info", DEBUG: "debug", TRACE: "trace" }
+
+/** `warning: delivery failed after 1 attempt: connection refused (webhook=approve, event=before:adjust)` */
+export const cliLogger = Logger.make<unknown, string>(({ annotations, cause, logLevel, message }) => {
+  const text = [message].flat().map((part) => typeof part === "string" ? part : JSON.stringify(part)).join(" ")
+  const notes = HashMap.toEntries(annotations).map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+  const failure = Cause.isEmpty(cause) ? "" : `: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`
+  return `${levels[logLevel.label] ?? logLevel.label.toLowerCase()}: ${text}${failure}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`
+}).pipe(Logger.withConsoleError)
+
+/** Replaces the default logger with `cliLogger`. */
+export const LoggerLive: Layer.Layer<never> = Logger.replace(Logger.defaultLogger, cliLogger)
+
+const ansi = /\x1b\[[0-9;]*m/g
+
+/**
+ * @effect/cli renders help and parse errors with ANSI styles whatever the output is: this Console
+ * drops them when the stream is not a terminal (a pipe, a file, CI) or NO_COLOR is set.
+ */
+export const ConsoleLive: Layer.Layer<never> = Layer.unwrapEffect(Console.consoleWith((base) => {
+  const plain = (stream: NodeJS.WriteStream) => !stream.isTTY || (process.env["NO_COLOR"] ?? "") !== ""
+  const strip = (plainText: boolean) => (args: ReadonlyArray<any>): ReadonlyArray<any> =>
+    plainText ? args.map((arg) => typeof arg === "string" ? arg.replace(ansi, "") : arg) : args
+  const out = strip(plain(process.stdout))
+  const err = strip(plain(process.stderr))
+  return Effect.succeed(Console.setConsole({
+    ...base,
+    log: (...args: ReadonlyArray<any>) => base.log(...out(args)),
+    info: (...args: ReadonlyArray<any>) => base.info(...out(args)),
+    error: (...args: ReadonlyArray<any>) => base.error(...err(args)),
+    warn: (...args: ReadonlyArray<any>) => base.warn(...err(args))
+  }))
+}))
+
+/** Everything the commands need, for the bin and for tests. */
+export const layer = Layer.mergeAll(
+  NodeFileSystem.layer,
+  NodePath.layer,
+  NodeTerminal.layer,
+  LoggerLive,
+  ConsoleLive
+)
