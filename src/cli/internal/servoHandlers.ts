@@ -102,5 +102,5 @@ export const run = Effect.fn("ServoCommand.run")(function*(
 ) {
   if (options.cycles < 1) return yield* Effect.fail(new CliError({ message: "--cycles must be 1 or more" }))
   const { config } = yield* load(assembly, options.config)
-  yield* ServoRunner.run({ assembly, config, cycles: options.cycles })
+  yield* ServoRunner.run({ assembly, config, cycles: options.cycles, source: options.config })
 })

@@ -118,9 +118,9 @@ const cancelledText = (error: CancelEventError) =>
 // The run
 // ---------------------------------------------------------------------------------------------
 
-const startError = (error: unknown): CliError =>
+const startError = (source: string | undefined) => (error: unknown): CliError =>
   error instanceof InvalidConfig
-    ? fromInvalidConfig(error)
+    ? fromInvalidConfig(source === undefined ? error : new InvalidConfig({ source, issues: error.issues }))
     : new CliError({
       message: `the servo did not start: ${
         typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
@@ -195,7 +195,7 @@ export const run = <C extends Connector.Connector.Any>(
     })
 
     yield* Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(Servo.layer(options.assembly, options.config)).pipe(Effect.mapError(startError))
+      const context = yield* Layer.build(Servo.layer(options.assembly, options.config)).pipe(Effect.mapError(startError(options.source)))
       started = true
       const webhooks = Context.getOption(context, Webhooks.Webhooks)
       if (Option.isSome(webhooks)) {
