@@ -31,14 +31,17 @@ const ansi = /\x1b\[[0-9;]*m/g
 
 /**
  * @effect/cli renders help and parse errors with ANSI styles whatever the output is: this Console
- * drops them when the stream is not a terminal (a pipe, a file, CI) or NO_COLOR is set.
+ * drops them when the stream is not a terminal (a pipe, a file, CI) or NO_COLOR is set, and the
+ * trailing newline of an error.
  */
 export const ConsoleLive: Layer.Layer<never> = Layer.unwrapEffect(Console.consoleWith((base) => {
   const plain = (stream: NodeJS.WriteStream) => !stream.isTTY || (process.env["NO_COLOR"] ?? "") !== ""
   const strip = (plainText: boolean) => (args: ReadonlyArray<any>): ReadonlyArray<any> =>
     plainText ? args.map((arg) => typeof arg === "string" ? arg.replace(ansi, "") : arg) : args
   const out = strip(plain(process.stdout))
-  const err = strip(plain(process.stderr))
+  // @effect/cli ends its parse errors with a newline: keep an error one line on the terminal.
+  const err = (args: ReadonlyArray<any>) =>
+    strip(plain(process.stderr))(args).map((arg) => typeof arg === "string" ? arg.replace(/\n+$/, "") : arg)
   return Effect.succeed(Console.setConsole({
     ...base,
     log: (...args: ReadonlyArray<any>) => base.log(...out(args)),
@@ -48,11 +51,8 @@ export const ConsoleLive: Layer.Layer<never> = Layer.unwrapEffect(Console.consol
   }))
 }))
 
-/** Everything the commands need, for the bin and for tests. */
-export const layer = Layer.mergeAll(
-  NodeFileSystem.layer,
-  NodePath.layer,
-  NodeTerminal.layer,
-  LoggerLive,
-  ConsoleLive
-)
+/** What `Command.run` needs from the platform: a file system, paths and a terminal. */
+export const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
+/** Everything the commands need (the bin's runtime). */
+export const layer = Layer.mergeAll(PlatformLive, LoggerLive, ConsoleLive)
