@@ -181,7 +181,7 @@ export const maxBodyBytes: number = internal.maxBodyBytes
 
 /**
  * One line for a delivery: time, event, id, signature, answer and a compact body (its
- * `parameters` and `results`, cut at 200 characters):
+ * `parameters` and `results`, cut at 120 characters):
  *
  * ```
  * 10:04:31.512  before:adjust  msg_Z3V…  verified  → cancelled: change freeze  {"parameters":{...}}

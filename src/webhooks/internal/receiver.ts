@@ -208,7 +208,7 @@ const two = (n: number) => String(n).padStart(2, "0")
 const clock = (date: Date) =>
   `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, "0")}`
 
-const maxBody = 200
+const maxBody = 120
 
 const compactBody = (delivery: Receiver.Delivery): string => {
   if (delivery.json === undefined) {
