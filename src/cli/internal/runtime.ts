@@ -32,16 +32,17 @@ const ansi = /\x1b\[[0-9;]*m/g
 /**
  * @effect/cli renders help and parse errors with ANSI styles whatever the output is: this Console
  * drops them when the stream is not a terminal (a pipe, a file, CI) or NO_COLOR is set, and the
- * trailing newline of an error.
+ * trailing newlines that would print blank lines.
  */
 export const ConsoleLive: Layer.Layer<never> = Layer.unwrapEffect(Console.consoleWith((base) => {
   const plain = (stream: NodeJS.WriteStream) => !stream.isTTY || (process.env["NO_COLOR"] ?? "") !== ""
-  const strip = (plainText: boolean) => (args: ReadonlyArray<any>): ReadonlyArray<any> =>
-    plainText ? args.map((arg) => typeof arg === "string" ? arg.replace(ansi, "") : arg) : args
-  const out = strip(plain(process.stdout))
-  // @effect/cli ends its parse errors with a newline: keep an error one line on the terminal.
-  const err = (args: ReadonlyArray<any>) =>
-    strip(plain(process.stderr))(args).map((arg) => typeof arg === "string" ? arg.replace(/\n+$/, "") : arg)
+  // @effect/cli ends its help, version and errors with a newline: no blank line after them.
+  const clean = (plainText: boolean) => (args: ReadonlyArray<any>): ReadonlyArray<any> =>
+    args.map((arg) =>
+      typeof arg === "string" ? (plainText ? arg.replace(ansi, "") : arg).replace(/\n+$/, "") : arg
+    )
+  const out = clean(plain(process.stdout))
+  const err = clean(plain(process.stderr))
   return Effect.succeed(Console.setConsole({
     ...base,
     log: (...args: ReadonlyArray<any>) => base.log(...out(args)),
