@@ -46,7 +46,7 @@ export type Requirements = FileSystem.FileSystem | HttpClient.HttpClient
  * @since 0.1.0
  * @category models
  */
-export type WebhooksCommand = ReturnType<typeof internal.make>
+export type WebhooksCommand = ReturnType<typeof internal.make<HttpClient.HttpClient>>
 
 /**
  * The group for a host's own assembly of connectors.
