@@ -69,7 +69,9 @@ export const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: As
   yield* Effect.addFinalizer(() =>
     Effect.flatMap(receiver.stats, (stats) =>
       Console.log(
-        `stopped: ${Format.count(stats.received, "delivery", "deliveries")} received (${stats.verified} verified, ${stats.invalid} invalid, ${stats.unsigned} unsigned, ${stats.unchecked} unchecked), ${stats.cancelled} cancelled`
+        `stopped: ${Format.count(stats.received, "delivery", "deliveries")} received ` +
+          `(${stats.verified} verified, ${stats.invalid} invalid, ${stats.unsigned} unsigned, ${stats.unchecked} unchecked), ` +
+          `${stats.cancelled} cancelled`
       ))
   )
   return yield* Effect.never

@@ -14,14 +14,25 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 
-const levels: Record<string, string> = { FATAL: "fatal", ERROR: "error", WARN: "warning", INFO: "info", DEBUG: "debug", TRACE: "trace" }
+const levels: Record<string, string> = {
+  FATAL: "fatal",
+  ERROR: "error",
+  WARN: "warning",
+  INFO: "info",
+  DEBUG: "debug",
+  TRACE: "trace"
+}
+
+const show = (value: unknown) => typeof value === "string" ? value : JSON.stringify(value)
 
 /** `warning: delivery failed after 1 attempt: connection refused (webhook=approve, event=before:adjust)` */
 export const cliLogger = Logger.make<unknown, string>(({ annotations, cause, logLevel, message }) => {
-  const text = [message].flat().map((part) => typeof part === "string" ? part : JSON.stringify(part)).join(" ")
-  const notes = HashMap.toEntries(annotations).map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
-  const failure = Cause.isEmpty(cause) ? "" : `: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`
-  return `${levels[logLevel.label] ?? logLevel.label.toLowerCase()}: ${text}${failure}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`
+  const text = [message].flat().map(show).join(" ")
+  const notes = HashMap.toEntries(annotations).map(([key, value]) => `${key}=${show(value)}`)
+  const squashed = Cause.isEmpty(cause) ? undefined : Cause.squash(cause)
+  const failure = squashed === undefined ? "" : `: ${squashed instanceof Error ? squashed.message : String(squashed)}`
+  const level = levels[logLevel.label] ?? logLevel.label.toLowerCase()
+  return `${level}: ${text}${failure}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`
 }).pipe(Logger.withConsoleError)
 
 /** Replaces the default logger with `cliLogger`. */
