@@ -58,8 +58,8 @@ export const make = (options: { readonly assembly: Servo.Assembly<Connector.Conn
   internal.make(Effect.succeed(options.assembly))
 
 /**
- * The group with the bundled connectors (`simulator` and `webhooks`), as the `servo` bin mounts
- * it. The connectors are only loaded when a command runs.
+ * The group with the bundled connectors (`simulator` and `webhooks`), loaded only when a command
+ * runs; the host provides the HTTP client.
  *
  * @since 0.1.0
  * @category commands

@@ -50,6 +50,6 @@ export const make = () => {
 
   return Command.make("servo", {}, () => Console.log(overview())).pipe(
     Command.withDescription(descriptions.servo),
-    Command.withSubcommands([makeWebhooks(undefined, bundledClient), generate, run])
+    Command.withSubcommands([makeWebhooks(undefined, bundledClient, { overview: true }), generate, run])
   )
 }

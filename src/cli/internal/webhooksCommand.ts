@@ -63,7 +63,11 @@ const event = Args.text({ name: "EVENT" }).pipe(
 /** @internal */
 export const make = <RH = HttpClient.HttpClient>(
   assembly: AssemblyLoader = defaultAssembly,
-  provideClient: ClientProvider<RH> = clientFromContext as ClientProvider<any>
+  provideClient: ClientProvider<RH> = clientFromContext as ClientProvider<any>,
+  options: {
+    /** `servo webhooks` alone prints the bin's overview; in a host's CLI, @effect/cli's help. */
+    readonly overview?: boolean
+  } = {}
 ) => {
   const list = Command.make("list", {
     config,
@@ -141,7 +145,10 @@ export const make = <RH = HttpClient.HttpClient>(
     )
   )
 
-  return Command.make("webhooks", {}, () => Console.log(webhooksOverview())).pipe(
+  const group = options.overview === true
+    ? Command.make("webhooks", {}, () => Console.log(webhooksOverview()))
+    : Command.make("webhooks")
+  return group.pipe(
     Command.withDescription(descriptions.webhooks),
     Command.withSubcommands([list, schema, trigger, validate, listen])
   )
