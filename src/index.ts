@@ -47,4 +47,6 @@ export * as WebhooksCommand from "./cli/WebhooksCommand.js"
 /** @since 0.1.0 */
 export * as WireContract from "./webhooks/WireContract.js"
 /** @since 0.1.0 */
+export * as UndiciHttpClient from "./webhooks/UndiciHttpClient.js"
+/** @since 0.1.0 */
 export { version } from "./version.js"

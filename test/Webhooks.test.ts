@@ -5,6 +5,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
@@ -13,9 +15,10 @@ import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
 import { CancelEventError } from "../src/servo/EventError.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
+import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { awaitSleep } from "./support/clock.js"
-import { cancel, closedPort, gate, never, ok, receiver, slow, status } from "./support/receiver.js"
+import { awaitSleep, step } from "./support/clock.js"
+import { cancel, closedPort, gate, never, ok, receiver, sequence, slow, status } from "./support/receiver.js"
 import {
   captureLogs,
   configs,
@@ -400,5 +403,56 @@ describe("Webhooks: secrets stay secret", () => {
       for (const needle of [...needles, badSecret.slice(6), "SHORT-distinct"]) {
         for (const haystack of haystacks) expect(haystack).not.toContain(needle)
       }
+    }))
+})
+
+describe("Webhooks: observability", () => {
+  it.scoped("logs carry webhook, event, delivery id and attempt; a span per delivery; metrics by outcome", () =>
+    Effect.gen(function*() {
+      const logs: Array<LogLine> = []
+      const spans: Array<RecordedSpan> = []
+      const server = yield* receiver(sequence(status(503), status(400)))
+      const name = uniqueName()
+      let stats: Effect.Effect<Webhooks.Stats> = Effect.die("unset")
+      const fiber = yield* Effect.fork(
+        withServo(
+          webhooksLayer([{ name: "observed", event: "before:describe", target: server.url }], { name }),
+          Effect.flatMap(Webhooks.Webhooks, (webhooks) => {
+            stats = webhooks.stats
+            return EventBus.dispatch(CoreEvents.describe, {})
+          })
+        ).pipe(Effect.provide(Layer.merge(captureLogs(logs), recordSpans(spans))), Effect.withRandom(Random.fixed([0.5])))
+      )
+      yield* server.waitFor(1)
+      yield* step("1 second")
+      yield* Fiber.join(fiber)
+
+      const attemptLog = logs.find((line) => line.message.startsWith("attempt 1 failed"))
+      expect(attemptLog?.message).toBe("attempt 1 failed: HTTP 503")
+      expect(attemptLog?.level).toBe("DEBUG")
+      const id = server.requests[0]!.headers["webhook-id"]
+      expect(attemptLog?.annotations).toEqual({ webhook: "observed", event: "before:describe", delivery_id: id, attempt: 1 })
+      const final = logs.find((line) => line.message.startsWith("delivery failed"))
+      expect(final?.message).toBe("delivery failed after 2 attempts: HTTP 400")
+      expect(final?.annotations).toMatchObject({ webhook: "observed", delivery_id: id })
+
+      const deliveries = spans.filter((span) => span.name === "Webhooks.deliver")
+      expect(deliveries).toHaveLength(1)
+      expect(Object.fromEntries(deliveries[0]!.attributes)).toMatchObject({
+        webhook: "observed",
+        event: "before:describe",
+        delivery_id: id,
+        outcome: "Failed",
+        attempts: 2
+      })
+
+      const tags = { connector: name, webhook: "observed" }
+      expect(yield* Metrics.count(Metrics.deliveriesTotal, { ...tags, preposition: "before", outcome: "failed" })).toBe(1)
+      expect(yield* Metrics.count(Metrics.deliveriesTotal, { ...tags, preposition: "before", outcome: "delivered" })).toBe(0)
+      expect(yield* Metrics.count(Metrics.attemptsTotal, tags)).toBe(2)
+      const latency = yield* Metric.value(Metrics.tagged(Metrics.deliveryDuration, tags))
+      expect(latency.count).toBe(1)
+      expect(latency.max).toBe(1000) // the one-second wait, on the TestClock
+      expect((yield* stats).before).toEqual({ delivered: 0, cancelled: 0, failed: 1 })
     }))
 })

@@ -99,15 +99,16 @@ export interface Sender {
 }
 
 /**
- * Prepares a webhook for delivery with the `HttpClient` in context. `connector` tags its
- * metrics (`servo_webhooks_deliveries_total{connector,webhook,outcome}`, ...).
+ * Prepares a webhook for delivery with `client`, or else the `HttpClient` in context (the
+ * requirement stays in the type either way). `connector` tags its metrics
+ * (`servo_webhooks_deliveries_total{connector,webhook,preposition,outcome}`, ...).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const makeSender: (
   webhook: Webhook,
-  options?: { readonly connector?: string }
+  options?: { readonly connector?: string; readonly client?: HttpClient.HttpClient }
 ) => Effect.Effect<Sender, never, HttpClient.HttpClient> = internal.makeSender
 
 /**

@@ -208,11 +208,14 @@ export const parseRetryAfter = (value: string, now: number): Option.Option<Durat
 // ---------------------------------------------------------------------------------------------
 
 /** @internal */
-export const makeSender = (webhook: Webhook, options: { readonly connector?: string } = {}) =>
+export const makeSender = (
+  webhook: Webhook,
+  options: { readonly connector?: string; readonly client?: HttpClient.HttpClient } = {}
+) =>
   Effect.gen(function*() {
     // Our span covers the delivery; the client's own span (and the trace headers it would add)
     // only when the webhook opts into trace propagation.
-    const client = (yield* HttpClient.HttpClient).pipe(
+    const client = (options.client ?? (yield* HttpClient.HttpClient)).pipe(
       HttpClient.withTracerPropagation(webhook.tracePropagation),
       HttpClient.withTracerDisabledWhen(() => !webhook.tracePropagation)
     )
