@@ -2,7 +2,7 @@
  * `servo --help`, `--version`, `generate` and `run`, in-process (`ServoCommand.main` with argv and
  * a recording Console).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -15,7 +15,9 @@ import * as Simulator from "../src/servo/Simulator.js"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
-import { type Output, recordingConsole, servo, tempDir, text, writeConfig } from "./support/cli.js"
+import { type Output, recordingConsole, removeTempDirs, servo, tempDir, text, writeConfig } from "./support/cli.js"
+
+afterAll(removeTempDirs)
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

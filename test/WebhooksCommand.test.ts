@@ -11,7 +11,7 @@ import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { type Ran, servo, servoFork, tempDir, text, waitForLine, writeConfig } from "./support/cli.js"
+import { type Ran, removeTempDirs, servo, servoFork, tempDir, text, waitForLine, writeConfig } from "./support/cli.js"
 import { closedPort, receiver as testReceiver, status } from "./support/receiver.js"
 
 // Distinctive secret values: none may ever show up in anything a command prints.
@@ -29,6 +29,7 @@ beforeAll(() => {
 })
 afterAll(() => {
   delete process.env[passwordVariable]
+  removeTempDirs()
 })
 
 const expectNoSecrets = (...runs: ReadonlyArray<Pick<Ran, "stdout" | "stderr">>) => {

@@ -2,13 +2,15 @@
  * The `servo` bin as people run it: `node dist/src/bin/servo.js ...` in a child process (`npm test`
  * builds dist/ first), against receivers in this process.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
-import { runServo, spawnServo, tempDir, writeConfig } from "./support/cli.js"
+import { removeTempDirs, runServo, spawnServo, tempDir, writeConfig } from "./support/cli.js"
 import { closedPort, gate, receiver as testReceiver } from "./support/receiver.js"
+
+afterAll(removeTempDirs)
 
 const token = "tok-SECRET-bin-31337"
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -107,8 +107,18 @@ export const waitForLine = (lines: ReadonlyArray<string>, pattern: RegExp) =>
 // Files
 // ---------------------------------------------------------------------------------------------
 
-/** A fresh directory under the OS's temp dir, removed with the process's other temp files. */
-export const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "servo-cli-"))
+const created: Array<string> = []
+
+/** A fresh directory under the OS's temp dir; `removeTempDirs` (in `afterAll`) deletes them. */
+export const tempDir = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "servo-cli-"))
+  created.push(dir)
+  return dir
+}
+
+export const removeTempDirs = (): void => {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+}
 
 /** Writes `text` to `name` in a fresh temp dir; returns its path. */
 export const writeConfig = (text: string, name = "servo.yaml"): string => {
