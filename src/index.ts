@@ -1,10 +1,13 @@
 /**
- * servo-webhooks: a servo core on Effect (events, the event bus, connectors) and the webhooks
- * connector that calls HTTP receivers before and after any event.
+ * servo-webhooks: a servo core on Effect (events, the event bus, connectors), the webhooks
+ * connector that calls HTTP receivers before and after any event, and the `servo` CLI (with a
+ * `webhooks` command group any Effect servo CLI can mount).
  *
  * @since 0.1.0
  */
 
+/** @since 0.1.0 */
+export * as CliError from "./cli/CliError.js"
 /** @since 0.1.0 */
 export * as ConfigError from "./servo/ConfigError.js"
 /** @since 0.1.0 */
@@ -22,7 +25,13 @@ export * as EventError from "./servo/EventError.js"
 /** @since 0.1.0 */
 export * as GoDuration from "./servo/GoDuration.js"
 /** @since 0.1.0 */
+export * as Receiver from "./webhooks/Receiver.js"
+/** @since 0.1.0 */
 export * as Servo from "./servo/Servo.js"
+/** @since 0.1.0 */
+export * as ServoCommand from "./cli/ServoCommand.js"
+/** @since 0.1.0 */
+export * as ServoRunner from "./cli/ServoRunner.js"
 /** @since 0.1.0 */
 export * as Signature from "./webhooks/Signature.js"
 /** @since 0.1.0 */
@@ -33,6 +42,8 @@ export * as Delivery from "./webhooks/Delivery.js"
 export * as WebhookConfig from "./webhooks/WebhookConfig.js"
 /** @since 0.1.0 */
 export * as Webhooks from "./webhooks/Webhooks.js"
+/** @since 0.1.0 */
+export * as WebhooksCommand from "./cli/WebhooksCommand.js"
 /** @since 0.1.0 */
 export * as WireContract from "./webhooks/WireContract.js"
 /** @since 0.1.0 */

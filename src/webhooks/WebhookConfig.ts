@@ -20,6 +20,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
 import type { InvalidConfig } from "../servo/ConfigError.js"
@@ -88,6 +89,17 @@ export interface Backoff {
  */
 export const WebhooksConfig: (events: Event.Registry) => Schema.Schema<ReadonlyArray<WebhookConfig>, unknown> =
   internal.WebhooksConfig
+
+/**
+ * Reads a webhook's event selector the way servo.yaml does: `before:EVENT` or `after:EVENT`
+ * (`*` for every event) against the known events. `on:EVENT` and bare names are refused, with
+ * the reason; the error is the message to show.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseSelector: (input: string, events: Event.Registry) => Either.Either<Event.Selector, string> =
+  internal.parseSelector
 
 /**
  * @since 0.1.0

@@ -68,20 +68,26 @@ const SecretRef = custom<WebhookConfig.SecretRef>("SecretRef", (u, ast) => {
   return fail(ast, u, secretExpected)
 })
 
+/** @internal */
+export const parseSelector = (input: string, events: Event.Registry): Either.Either<Event.Selector, string> => {
+  const parsed = Event.parseSelector(input, events)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left.reason)
+  const selector = parsed.right
+  if (selector.preposition !== "on") return Either.right(selector)
+  return Either.left(
+    input.includes(":")
+      ? `webhooks run before or after an event, not on it (an on webhook would be a handler, not a callback); use before:${selector.event} or after:${selector.event}`
+      : `missing preposition: expected before:${input} or after:${input}`
+  )
+}
+
 const Selector = (events: Event.Registry) =>
   custom<Event.Selector>("EventSelector", (u, ast) => {
     if (typeof u !== "string") return fail(ast, u, "expected an event selector such as before:adjust or after:measure")
-    const parsed = Event.parseSelector(u, events)
-    if (Either.isLeft(parsed)) return fail(ast, u, parsed.left.reason)
-    const selector = parsed.right
-    if (selector.preposition !== "on") return ParseResult.succeed(selector)
-    return u.includes(":")
-      ? fail(
-        ast,
-        u,
-        `webhooks run before or after an event, not on it (an on webhook would be a handler, not a callback); use before:${selector.event} or after:${selector.event}`
-      )
-      : fail(ast, u, `missing preposition: expected before:${u} or after:${u}`)
+    return Either.match(parseSelector(u, events), {
+      onLeft: (reason) => fail(ast, u, reason),
+      onRight: ParseResult.succeed
+    })
   })
 
 const Target = custom<string>("Target", (u, ast) => {

@@ -1,0 +1,55 @@
+/** Reading servo.yaml for the commands: errors become `CliError`s, webhooks are picked out. */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import { CliError, fromInvalidConfig } from "../CliError.js"
+import { InvalidConfig } from "../../servo/ConfigError.js"
+import type * as Connector from "../../servo/Connector.js"
+import * as Servo from "../../servo/Servo.js"
+import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+
+/** The key of the webhooks connector's section. */
+export const section = "webhooks"
+
+export type Assembly = Servo.Assembly<Connector.Connector.Any>
+
+export interface Loaded {
+  readonly path: string
+  readonly config: Servo.Config
+  /** The `webhooks:` list, in file order (empty when the section is absent). */
+  readonly webhooks: ReadonlyArray<WebhookConfig.WebhookConfig>
+}
+
+export const webhooksOf = (config: Servo.Config): ReadonlyArray<WebhookConfig.WebhookConfig> =>
+  (config.connectors.find((connector) => connector.name === section)?.config as
+    | ReadonlyArray<WebhookConfig.WebhookConfig>
+    | undefined) ?? []
+
+export const load = (assembly: Assembly, path: string): Effect.Effect<Loaded, CliError, FileSystem.FileSystem> =>
+  Servo.loadConfig(assembly, path).pipe(
+    Effect.mapError(fromInvalidConfig),
+    Effect.map((config) => ({ path, config, webhooks: webhooksOf(config) }))
+  )
+
+/**
+ * Resolves the secrets of one webhook, its problems named by its place in the file
+ * (`webhooks[3].secret`), so that a missing variable elsewhere does not get in the way.
+ */
+export const resolveAt = (
+  config: WebhookConfig.WebhookConfig,
+  index: number,
+  source: string
+): Effect.Effect<WebhookConfig.Webhook, InvalidConfig> =>
+  WebhookConfig.resolve([config], { section, source }).pipe(
+    Effect.map((resolved) => resolved[0]!),
+    Effect.mapError((error) =>
+      new InvalidConfig({
+        source: error.source,
+        issues: error.issues.map((issue) => ({
+          ...issue,
+          path: issue.path.replace(/^webhooks\[0\]/, `${section}[${index}]`)
+        }))
+      })
+    )
+  )
+
+export const failWith = (message: string) => Effect.fail(new CliError({ message }))

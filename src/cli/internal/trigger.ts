@@ -1,0 +1,169 @@
+/** What `servo webhooks trigger` does; loaded on demand by `webhooksCommand.ts`. */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { InvalidConfig } from "../../servo/ConfigError.js"
+import * as Event from "../../servo/Event.js"
+import * as Servo from "../../servo/Servo.js"
+import * as Delivery from "../../webhooks/Delivery.js"
+import type * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import * as WireContract from "../../webhooks/WireContract.js"
+import { CliError, fromInvalidConfig } from "../CliError.js"
+import { type Assembly, failWith, load, resolveAt, section, webhooksOf } from "./config.js"
+import * as Format from "./format.js"
+import { oneEvent } from "./inspect.js"
+
+const looksLikeUrl = (text: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
+
+/** A webhook for a URL given on the command line, decoded and resolved like one from the file. */
+const urlWebhook = (assembly: Assembly, url: string, selector: string, secret: Option.Option<Redacted.Redacted<string>>) =>
+  Effect.gen(function*() {
+    const decoded = yield* Either.match(
+      Servo.decodeConfig(assembly, {
+        [section]: [{ event: selector, target: url, ...(Option.isSome(secret) ? { secret: Redacted.value(secret.value) } : {}) }]
+      }, "the command line"),
+      {
+        // Only the target can be wrong here; the path would only confuse.
+        onLeft: (error) => failWith(error.issues.map((issue) => `target: ${issue.message}`).join("; ")),
+        onRight: Effect.succeed
+      }
+    )
+    const config = webhooksOf(decoded)[0]!
+    return yield* resolveAt(config, 0, "the command line").pipe(
+      Effect.mapError((error) => new CliError({ message: error.issues.map((issue) => `--secret: ${issue.message}`).join("; ") })),
+      Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: Format.redactUrl(url) }))
+    )
+  })
+
+/** The configured webhooks a trigger goes to: the one named, or every one selecting the event. */
+const configuredTargets = (
+  assembly: Assembly,
+  path: string,
+  selector: { readonly preposition: WireContract.Preposition; readonly event: Event.Event.Any; readonly text: string },
+  name: Option.Option<string>
+) =>
+  Effect.gen(function*() {
+    const { webhooks } = yield* load(assembly, path)
+    const selects = (webhook: WebhookConfig.WebhookConfig) =>
+      webhook.events.some((s) => Event.matches(s, selector.preposition, selector.event.name))
+    const indexed = webhooks.map((webhook, index) => ({ webhook, index }))
+    let chosen: typeof indexed
+    if (Option.isSome(name)) {
+      const found = indexed.find(({ webhook }) => webhook.name === name.value)
+      if (found === undefined) {
+        return yield* failWith(
+          webhooks.length === 0
+            ? `no webhook named ${JSON.stringify(name.value)}: ${path} has no webhooks`
+            : `no webhook named ${JSON.stringify(name.value)} in ${path}; configured: ${webhooks.map((w) => w.name).join(", ")}`
+        )
+      }
+      if (!selects(found.webhook)) {
+        return yield* failWith(
+          `webhook ${found.webhook.name} is not configured for ${selector.text} (it handles ${
+            found.webhook.events.map(Event.formatSelector).join(", ")
+          })`
+        )
+      }
+      chosen = [found]
+    } else {
+      chosen = indexed.filter(({ webhook }) => selects(webhook))
+      if (chosen.length === 0) {
+        return yield* failWith(`no webhook in ${path} is configured for ${selector.text}`)
+      }
+    }
+    // Only the chosen webhooks' secrets are read: a missing variable elsewhere is not in the way.
+    const resolved = yield* Effect.forEach(chosen, ({ index, webhook }) => Effect.either(resolveAt(webhook, index, path)))
+    const issues = resolved.flatMap((r) => Either.isLeft(r) ? r.left.issues : [])
+    if (issues.length > 0) return yield* Effect.fail(fromInvalidConfig(new InvalidConfig({ source: path, issues })))
+    return resolved.flatMap((r) => Either.isRight(r) ? [r.right] : [])
+  })
+
+const outcomeText = (outcome: Delivery.Outcome) => {
+  switch (outcome._tag) {
+    case "Delivered":
+      return "delivered"
+    case "Cancelled":
+      return `cancelled: ${outcome.reason}`
+    case "Failed":
+      return `failed: ${outcome.reason}`
+  }
+}
+
+/**
+ * Delivery logs repeat what the outcome lines say: keep them quiet unless `--log-level` asked for
+ * more than the default.
+ */
+const quietUnlessAsked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
+    LogLevel.greaterThanEqual(level, LogLevel.Info) ? Logger.withMinimumLogLevel(effect, LogLevel.Error) : effect)
+
+export interface TriggerOptions {
+  readonly config: string
+  readonly event: string
+  readonly target: Option.Option<string>
+  readonly secret: Option.Option<Redacted.Redacted<string>>
+}
+
+export const trigger: (
+  assembly: Assembly,
+  options: TriggerOptions
+) => Effect.Effect<void, CliError, FileSystem.FileSystem | HttpClient.HttpClient> = Effect.fn("WebhooksCommand.trigger")(
+  function*(assembly: Assembly, options: TriggerOptions) {
+    const { event, preposition, selector } = yield* oneEvent(assembly, options.event)
+    const url = Option.filter(options.target, looksLikeUrl)
+    if (Option.isSome(options.secret) && Option.isNone(url)) {
+      return yield* failWith("--secret applies to a URL target; configured webhooks sign with their own secret")
+    }
+    const webhooks = Option.isSome(url)
+      ? [yield* urlWebhook(assembly, url.value, selector, options.secret)]
+      : yield* configuredTargets(assembly, options.config, { preposition, event, text: selector }, options.target)
+
+    const params = Event.exampleParameters(event)
+    if (Option.isNone(params)) return yield* failWith(`${selector}: the event has no example parameters to send`)
+    const result = Event.exampleResult(event)
+    const payload = yield* Either.match(
+      WireContract.encodePayload({
+        event,
+        preposition,
+        params: params.value,
+        ...(preposition === "after" ? { results: Option.isSome(result) ? [{ connector: "example", value: result.value }] : [] } : {}),
+        createdAt: new Date()
+      }),
+      { onLeft: (error) => failWith(`${selector}: cannot encode the example payload: ${error.message}`), onRight: Effect.succeed }
+    )
+
+    const outcomes = yield* Effect.forEach(webhooks, (webhook) =>
+      Delivery.makeSender(webhook, { connector: "trigger" }).pipe(
+        Effect.flatMap((sender) => {
+          const id = WireContract.makeId()
+          return sender.send({ id, event: payload.event, body: payload.body(id) })
+        }),
+        Effect.map((outcome) => ({ webhook, outcome }))
+      ), { concurrency: "unbounded" }).pipe(quietUnlessAsked)
+
+    yield* Console.log(Format.table(
+      ["TARGET", "OUTCOME", "STATUS", "ATTEMPTS", "MS"],
+      outcomes.map(({ outcome, webhook }) => [
+        webhook.name,
+        outcomeText(outcome),
+        outcome.status === undefined ? "-" : String(outcome.status),
+        String(outcome.attempts),
+        String(Math.round(Duration.toMillis(outcome.duration)))
+      ])
+    ))
+    const failed = outcomes.filter(({ outcome }) => outcome._tag === "Failed").length
+    if (failed > 0) {
+      return yield* failWith(
+        outcomes.length === 1 ? "the delivery failed" : `${failed} of ${outcomes.length} deliveries failed`
+      )
+    }
+  }
+)

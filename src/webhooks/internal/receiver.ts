@@ -1,0 +1,238 @@
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberSet from "effect/FiberSet"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as http from "node:http"
+import type * as net from "node:net"
+import type * as Receiver from "../Receiver.js"
+import * as Signature from "../Signature.js"
+import { cancelContentType } from "./wireContract.js"
+
+/** @internal */
+export const maxBodyBytes = 1024 * 1024
+
+/** @internal */
+export const accept: Receiver.Decision = { _tag: "Accept" }
+
+/** @internal */
+export const cancel = (reason: string): Receiver.Decision => ({ _tag: "Cancel", reason })
+
+/** @internal */
+export class ReceiverError extends Schema.TaggedError<ReceiverError>("servo-webhooks/ReceiverError")("ReceiverError", {
+  message: Schema.String
+}) {}
+
+const describeListenError = (error: unknown, address: string): string => {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  switch (code) {
+    case "EADDRINUSE":
+      return `cannot listen on ${address}: the address is already in use (choose another --port, or 0 for any free port)`
+    case "EACCES":
+      return `cannot listen on ${address}: permission denied (ports below 1024 need privileges)`
+    case "EADDRNOTAVAIL":
+      return `cannot listen on ${address}: the address is not available on this machine`
+    default:
+      return `cannot listen on ${address}: ${error instanceof Error ? error.message : String(error)}`
+  }
+}
+
+const flattenHeaders = (headers: http.IncomingHttpHeaders): Record<string, string> => {
+  const flat: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value
+  }
+  return flat
+}
+
+const checkSignature = (
+  keys: ReadonlyArray<Signature.VerificationKey>,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  toleranceSeconds: number | undefined
+): Receiver.SignatureCheck => {
+  const signed = (headers["webhook-signature"] ?? "").trim() !== ""
+  if (!signed) return { _tag: "Unsigned" }
+  if (keys.length === 0) return { _tag: "Unchecked" }
+  const verified = Signature.verify(keys, { headers, body }, toleranceSeconds === undefined ? {} : { toleranceSeconds })
+  return Either.match(verified, {
+    onLeft: (error) => ({ _tag: "Invalid", reason: `${error.reason}: ${error.detail}` }),
+    onRight: ({ keyIndex, scheme }) => ({ _tag: "Verified", scheme, keyIndex })
+  })
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const eventOf = (headers: Record<string, string>, json: unknown): string => {
+  const header = headers["servo-event"]
+  if (header !== undefined && header !== "") return header
+  if (typeof json === "object" && json !== null && "event" in json && typeof json.event === "string") return json.event
+  return "(no event)"
+}
+
+/** @internal */
+export const make = (options: Receiver.Options = {}): Effect.Effect<Receiver.Receiver, ReceiverError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
+    const keys = options.keys ?? []
+    const policy = options.policy ?? (() => accept)
+    const stats = { received: 0, verified: 0, invalid: 0, unsigned: 0, unchecked: 0, cancelled: 0 }
+    // Callbacks run on fibers the receiver owns: interrupted, not leaked, when its scope closes.
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const onDelivery = options.onDelivery
+
+    const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
+      if (request.method !== "POST") {
+        response.writeHead(405, { allow: "POST", "content-type": "text/plain" })
+        response.end("servo-webhooks receiver: deliveries are POST requests\n")
+        request.resume()
+        return
+      }
+      const chunks: Array<Buffer> = []
+      let size = 0
+      let tooLarge = false
+      request.on("data", (chunk: Buffer) => {
+        if (tooLarge) return
+        size += chunk.length
+        if (size > maxBodyBytes) {
+          tooLarge = true
+          response.writeHead(413, { "content-type": "text/plain", connection: "close" })
+          response.end(`body larger than ${maxBodyBytes} bytes\n`)
+          return
+        }
+        chunks.push(chunk)
+      })
+      request.on("end", () => {
+        if (tooLarge) return
+        const body = Buffer.concat(chunks)
+        const headers = flattenHeaders(request.headers)
+        const json = parseJson(body.toString("utf8"))
+        const received: Receiver.Request = {
+          event: eventOf(headers, json),
+          id: headers["webhook-id"],
+          path: request.url ?? "/",
+          headers,
+          body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+          json,
+          signature: checkSignature(keys, headers, body, options.toleranceSeconds)
+        }
+        let decision: Receiver.Decision
+        try {
+          decision = policy(received)
+        } catch (error) {
+          response.writeHead(500, { "content-type": "text/plain" })
+          response.end(`the receiver's policy failed: ${error instanceof Error ? error.message : String(error)}\n`)
+          return
+        }
+        let status: number
+        if (decision._tag === "Cancel") {
+          status = 200
+          response.writeHead(200, { "content-type": cancelContentType })
+          response.end(JSON.stringify({ reason: decision.reason }))
+        } else {
+          status = 204
+          response.writeHead(204)
+          response.end()
+        }
+        stats.received++
+        switch (received.signature._tag) {
+          case "Verified":
+            stats.verified++
+            break
+          case "Invalid":
+            stats.invalid++
+            break
+          case "Unsigned":
+            stats.unsigned++
+            break
+          case "Unchecked":
+            stats.unchecked++
+            break
+        }
+        if (decision._tag === "Cancel") stats.cancelled++
+        if (onDelivery !== undefined) run(onDelivery({ ...received, receivedAt: new Date(), decision, status }))
+      })
+    }
+
+    const server = yield* Effect.acquireRelease(
+      Effect.async<{ server: http.Server; sockets: Set<net.Socket> }, ReceiverError>((resume) => {
+        const sockets = new Set<net.Socket>()
+        const server = http.createServer(handle)
+        server.on("connection", (socket) => {
+          sockets.add(socket)
+          socket.on("close", () => sockets.delete(socket))
+        })
+        const address = `${host}:${options.port ?? 0}`
+        server.once("error", (error) => resume(Effect.fail(new ReceiverError({ message: describeListenError(error, address) }))))
+        server.listen(options.port ?? 0, host, () => resume(Effect.succeed({ server, sockets })))
+      }),
+      ({ server, sockets }) =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          // Keep-alive connections would hold close() open.
+          for (const socket of sockets) socket.destroy()
+        })
+    )
+    const { port } = server.server.address() as net.AddressInfo
+    const urlHost = host.includes(":") ? `[${host}]` : host
+    return {
+      url: `http://${urlHost}:${port}/`,
+      host,
+      port,
+      stats: Effect.sync(() => ({ ...stats }))
+    } satisfies Receiver.Receiver
+  })
+
+/** @internal */
+export const formatSignature = (check: Receiver.SignatureCheck): string => {
+  switch (check._tag) {
+    case "Verified":
+      return "verified"
+    case "Invalid":
+      return `INVALID (${check.reason})`
+    case "Unsigned":
+      return "unsigned"
+    case "Unchecked":
+      return "unchecked"
+  }
+}
+
+const two = (n: number) => String(n).padStart(2, "0")
+
+const clock = (date: Date) =>
+  `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, "0")}`
+
+const maxBody = 120
+
+const compactBody = (delivery: Receiver.Delivery): string => {
+  if (delivery.json === undefined) {
+    const text = Buffer.from(delivery.body).toString("utf8").replace(/\s+/g, " ").trim()
+    return text.length === 0 ? "(empty body)" : cut(text)
+  }
+  let shown: unknown = delivery.json
+  if (typeof shown === "object" && shown !== null && !Array.isArray(shown)) {
+    // The id and event are already on the line; created_at is noise next to the arrival time.
+    const { created_at: _, event: __, id: ___, ...rest } = shown as Record<string, unknown>
+    shown = rest
+  }
+  return cut(JSON.stringify(shown))
+}
+
+const cut = (text: string) => text.length > maxBody ? `${text.slice(0, maxBody - 1)}…` : text
+
+/** @internal */
+export const formatDelivery = (delivery: Receiver.Delivery): string =>
+  [
+    clock(delivery.receivedAt),
+    delivery.event,
+    delivery.id ?? "(no id)",
+    formatSignature(delivery.signature),
+    delivery.decision._tag === "Cancel" ? `→ cancelled: ${delivery.decision.reason}` : `→ ${delivery.status}`,
+    compactBody(delivery)
+  ].join("  ")

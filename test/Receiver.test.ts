@@ -1,0 +1,121 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as CoreEvents from "../src/servo/CoreEvents.js"
+import * as Delivery from "../src/webhooks/Delivery.js"
+import * as Receiver from "../src/webhooks/Receiver.js"
+import * as Signature from "../src/webhooks/Signature.js"
+import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
+import * as WireContract from "../src/webhooks/WireContract.js"
+import { configs } from "./support/servo.js"
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+const otherSecret = "whsec_dGhlIG90aGVyIHNlY3JldCwgMjQgYnl0ZXMhIQ=="
+const key = Either.getOrThrow(Signature.parseVerificationKey(secret))
+
+/** Sends one before:adjust delivery to `url` through the real delivery code. */
+const send = (url: string, options: { readonly secret?: string } = {}) =>
+  Effect.gen(function*() {
+    const [config] = configs([{
+      name: "probe",
+      event: "before:adjust",
+      target: url,
+      backoff: false,
+      ...(options.secret === undefined ? {} : { secret: options.secret })
+    }])
+    const [webhook] = yield* WebhookConfig.resolve([config!])
+    const sender = yield* Delivery.makeSender(webhook!)
+    const payload = Either.getOrThrow(WireContract.encodePayload({
+      event: CoreEvents.adjust,
+      preposition: "before",
+      params: { adjustments: [{ component: "web", setting: "replicas", value: 3 }] },
+      createdAt: new Date()
+    }))
+    const id = WireContract.makeId()
+    const outcome = yield* sender.send({ id, event: payload.event, body: payload.body(id) })
+    return { id, outcome }
+  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+
+describe("Receiver", () => {
+  it.scopedLive("verifies a signed delivery, reports it, and cancels it when the policy says so", () =>
+    Effect.gen(function*() {
+      const seen: Array<Receiver.Delivery> = []
+      const receiver = yield* Receiver.make({
+        keys: [key],
+        policy: (request) => request.event === "before:adjust" ? Receiver.cancel("change freeze") : Receiver.accept,
+        onDelivery: (delivery) => Effect.sync(() => seen.push(delivery))
+      })
+      expect(receiver.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+      expect(receiver.port).toBeGreaterThan(0)
+
+      const { id, outcome } = yield* send(receiver.url, { secret })
+      expect(outcome).toMatchObject({ _tag: "Cancelled", reason: "change freeze", status: 200 })
+      // The callback runs once the answer is out: wait for it without a clock.
+      while (seen.length === 0) yield* Effect.yieldNow()
+      const delivery = seen[0]!
+      expect(delivery).toMatchObject({
+        event: "before:adjust",
+        id,
+        path: "/",
+        signature: { _tag: "Verified", scheme: "v1", keyIndex: 0 },
+        decision: { _tag: "Cancel", reason: "change freeze" },
+        status: 200
+      })
+      expect((delivery.json as any).parameters.adjustments[0].value).toBe(3)
+      expect(yield* receiver.stats).toEqual({ received: 1, verified: 1, invalid: 0, unsigned: 0, unchecked: 0, cancelled: 1 })
+
+      const line = Receiver.formatDelivery(delivery)
+      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3}  before:adjust  msg_\S+  verified  → cancelled: change freeze  \{/)
+      // The compact body leaves out what the line already says.
+      expect(line).toContain(`{"parameters":{"adjustments":[{"component":"web","setting":"replicas","value":3}]}}`)
+      expect(line).not.toContain("created_at")
+    }))
+
+  it.scopedLive("tells verified, invalid, unsigned and unchecked apart, and accepts with 204 by default", () =>
+    Effect.gen(function*() {
+      const checking = yield* Receiver.make({ keys: [key] })
+      const trusting = yield* Receiver.make()
+
+      const good = yield* send(checking.url, { secret })
+      const forged = yield* send(checking.url, { secret: otherSecret })
+      const plain = yield* send(checking.url)
+      const unchecked = yield* send(trusting.url, { secret })
+      for (const { outcome } of [good, forged, plain, unchecked]) {
+        expect(outcome).toMatchObject({ _tag: "Delivered", status: 204 })
+      }
+      expect(yield* checking.stats).toEqual({ received: 3, verified: 1, invalid: 1, unsigned: 1, unchecked: 0, cancelled: 0 })
+      expect(yield* trusting.stats).toEqual({ received: 1, verified: 0, invalid: 0, unsigned: 0, unchecked: 1, cancelled: 0 })
+      expect(Receiver.formatSignature({ _tag: "Invalid", reason: "no_matching_signature: x" })).toBe(
+        "INVALID (no_matching_signature: x)"
+      )
+    }))
+
+  it.scopedLive("answers 405 to anything but POST, without reporting it", () =>
+    Effect.gen(function*() {
+      const seen: Array<Receiver.Delivery> = []
+      const receiver = yield* Receiver.make({ onDelivery: (delivery) => Effect.sync(() => seen.push(delivery)) })
+      const response = yield* Effect.promise(() => fetch(receiver.url))
+      expect(response.status).toBe(405)
+      expect(response.headers.get("allow")).toBe("POST")
+      expect((yield* receiver.stats).received).toBe(0)
+      expect(seen).toEqual([])
+    }))
+
+  it.scopedLive("fails with a one-line ReceiverError when the port is taken, and frees its port when closed", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const first = yield* Receiver.make().pipe(Scope.extend(scope))
+      const error = yield* Receiver.make({ port: first.port }).pipe(Effect.flip)
+      expect(error._tag).toBe("ReceiverError")
+      expect(error.message).toBe(
+        `cannot listen on 127.0.0.1:${first.port}: the address is already in use (choose another --port, or 0 for any free port)`
+      )
+      yield* Scope.close(scope, Exit.void)
+      // Closed: the same port can be bound again.
+      const again = yield* Receiver.make({ port: first.port })
+      expect(again.port).toBe(first.port)
+    }))
+})

@@ -1,0 +1,555 @@
+/**
+ * `servo webhooks ...` in-process: `ServoCommand.main` with argv and a Console that records
+ * everything printed, against real receivers on 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Ajv } from "ajv"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as path from "node:path"
+import * as Receiver from "../src/webhooks/Receiver.js"
+import * as Signature from "../src/webhooks/Signature.js"
+import * as WireContract from "../src/webhooks/WireContract.js"
+import { type Ran, removeTempDirs, servo, servoFork, tempDir, text, waitForLine, writeConfig } from "./support/cli.js"
+import { closedPort, receiver as testReceiver, status } from "./support/receiver.js"
+
+// Distinctive secret values: none may ever show up in anything a command prints.
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+const otherSecret = "whsec_dGhlIG90aGVyIHNlY3JldCwgMjQgYnl0ZXMhIQ=="
+const bearer = "tok-SECRET-9f3a"
+const password = "pw-SECRET-7777"
+const queryToken = "qs-SECRET-4242"
+const headerValue = "hdr-SECRET-5151"
+const secrets = [secret, secret.slice(6), otherSecret.slice(6), bearer, password, queryToken, headerValue]
+
+const passwordVariable = "SERVO_TEST_CLI_PASSWORD"
+beforeAll(() => {
+  process.env[passwordVariable] = password
+})
+afterAll(() => {
+  delete process.env[passwordVariable]
+  removeTempDirs()
+})
+
+const expectNoSecrets = (...runs: ReadonlyArray<Pick<Ran, "stdout" | "stderr">>) => {
+  const all = runs.map((run) => text([...run.stdout, ...run.stderr])).join("\n")
+  for (const value of secrets) expect(all).not.toContain(value)
+}
+
+/** A servo.yaml with one webhook of each kind; every target on `base` (a receiver's URL). */
+const fixture = (base: string) => `
+name: fixture
+simulator: {}
+webhooks:
+  - name: measure_hook
+    event: after:measure
+    target: ${base}measure?token=${queryToken}&team=perf
+    authentication: { bearer_token: ${bearer} }
+    headers: [{ name: x-api-key, value: ${headerValue} }]
+  - name: approve
+    events: [before:adjust, before:measure]
+    target: ${base}approve
+    authentication: { basic: { username: ops, password: { env: ${passwordVariable} } } }
+    secret: ${secret}
+    backoff: false
+    request_timeout: 2s
+  - name: quiet
+    event: after:adjust
+    target: https://example.invalid/hook#frag
+    backoff: { retries: 1, timeout: 30s }
+`
+
+/** Splits a table printed with two-space gaps into cells. */
+const cells = (line: string) => line.trim().split(/\s{2,}/)
+
+const key = Either.getOrThrow(Signature.parseVerificationKey(secret))
+
+describe("servo webhooks list", () => {
+  it.live("prints the table: name, events, redacted target, auth, signed, backoff", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(fixture("http://127.0.0.1:9/"))
+      const ran = yield* servo("webhooks", "list", "--config", config)
+      expect(ran.code).toBe(0)
+      expect(ran.stderr).toEqual([])
+      expect(ran.stdout.length).toBe(1)
+      const [header, ...rows] = ran.stdout[0]!.split("\n")
+      expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF"])
+      expect(rows.map(cells)).toEqual([
+        ["measure_hook", "after:measure", "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED", "bearer", "no", "3 retries, 5m"],
+        ["approve", "before:adjust,before:measure", "http://127.0.0.1:9/approve", "basic", "yes", "off"],
+        ["quiet", "after:adjust", "https://example.invalid/hook#REDACTED", "none", "no", "1 retry, 30s"]
+      ])
+      expectNoSecrets(ran)
+    }))
+
+  it.live("--json: the same facts, machine-readable; no secret read or printed", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(fixture("http://127.0.0.1:9/"))
+      // list never resolves secrets: an unset variable is not its business.
+      delete process.env[passwordVariable]
+      const ran = yield* servo("webhooks", "list", "--json", "--config", config).pipe(
+        Effect.ensuring(Effect.sync(() => (process.env[passwordVariable] = password)))
+      )
+      expect(ran.code).toBe(0)
+      expect(JSON.parse(text(ran.stdout))).toEqual([
+        {
+          name: "measure_hook",
+          events: ["after:measure"],
+          target: "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED",
+          auth: "bearer",
+          signed: false,
+          backoff: { retries: 3, timeout: "5m" },
+          request_timeout: "10s",
+          on_failure: "ignore",
+          headers: ["x-api-key"]
+        },
+        {
+          name: "approve",
+          events: ["before:adjust", "before:measure"],
+          target: "http://127.0.0.1:9/approve",
+          auth: "basic",
+          signed: true,
+          backoff: false,
+          request_timeout: "2s",
+          on_failure: "ignore",
+          headers: []
+        },
+        {
+          name: "quiet",
+          events: ["after:adjust"],
+          target: "https://example.invalid/hook#REDACTED",
+          auth: "none",
+          signed: false,
+          backoff: { retries: 1, timeout: "30s" },
+          request_timeout: "10s",
+          on_failure: "ignore",
+          headers: []
+        }
+      ])
+      expectNoSecrets(ran)
+    }))
+
+  it.live("a config without webhooks lists none; a missing file is one line and exit 1", () =>
+    Effect.gen(function*() {
+      const empty = writeConfig("simulator: {}\n")
+      const none = yield* servo("webhooks", "list", "--config", empty)
+      expect(none).toMatchObject({ code: 0, stdout: [`no webhooks in ${empty}`] })
+      expect(JSON.parse(text((yield* servo("webhooks", "list", "--json", "--config", empty)).stdout))).toEqual([])
+
+      const missing = path.join(tempDir(), "servo.yaml")
+      const ran = yield* servo("webhooks", "list", "--config", missing)
+      expect(ran).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`error: ${missing}: no such file (create one with \`servo generate --defaults webhooks\`, or pass --config FILE)`]
+      })
+    }))
+
+  it.live("an invalid config: a one-line header, then one line per problem with its path", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+simulatr: {}
+webhooks:
+  - event: after:measure
+    target: ftp://example.com/x
+    backoff: { retries: -1 }
+`)
+      const ran = yield* servo("webhooks", "list", "--config", config)
+      expect(ran.code).toBe(1)
+      expect(ran.stdout).toEqual([])
+      expect(ran.stderr.join("\n").split("\n")).toEqual([
+        `error: ${config}: 3 problems`,
+        "  - simulatr: unknown connector; known connectors: simulator, webhooks (and `name` for the servo)",
+        "  - webhooks[0].target: expected an http or https URL, got a ftp: URL",
+        "  - webhooks[0].backoff.retries: expected a whole number of retries (0 or more), got -1"
+      ])
+    }))
+})
+
+describe("servo webhooks schema", () => {
+  it.live("prints { event, content_type, schema } for a core event, without a config file", () =>
+    Effect.gen(function*() {
+      const missing = path.join(tempDir(), "absent.yaml")
+      const ran = yield* servo("webhooks", "schema", "after:measure", "--config", missing)
+      expect(ran.code).toBe(0)
+      const printed = JSON.parse(text(ran.stdout))
+      expect(Object.keys(printed)).toEqual(["event", "content_type", "schema"])
+      expect(printed.event).toBe("after:measure")
+      expect(printed.content_type).toBe("application/vnd.opsani.servo-webhooks+json; version=1")
+      expect(printed.schema).toEqual(JSON.parse(JSON.stringify(WireContract.jsonSchema(
+        (yield* Effect.promise(() => import("../src/servo/CoreEvents.js"))).measure,
+        "after"
+      ))))
+      expect(printed.schema.$ref).toBe("#/$defs/after_measure")
+      expect(printed.schema.$defs.after_measure.required).toEqual(["id", "event", "created_at", "parameters", "results"])
+
+      const before = JSON.parse(text((yield* servo("webhooks", "schema", "before:adjust")).stdout))
+      expect(before.event).toBe("before:adjust")
+      expect(before.schema.$defs.before_adjust.required).toEqual(["id", "event", "created_at", "parameters"])
+      expect(before.schema.$defs.before_adjust.properties).not.toHaveProperty("results")
+    }))
+
+  it.live("the schema validates the body of a real delivery (ajv)", () =>
+    Effect.gen(function*() {
+      const bodies: Array<unknown> = []
+      const receiver = yield* Receiver.make({ onDelivery: (delivery) => Effect.sync(() => void bodies.push(delivery.json)) })
+      const ajv = new Ajv({ strict: false, validateFormats: false })
+      for (const event of ["after:measure", "before:adjust", "after:describe", "before:check"]) {
+        const schema = JSON.parse(text((yield* servo("webhooks", "schema", event)).stdout)).schema
+        const sent = yield* servo("webhooks", "trigger", event, receiver.url)
+        expect(sent.code).toBe(0)
+        const body = bodies.at(-1) as { event: string }
+        expect(body.event).toBe(event)
+        const validate = ajv.compile(schema)
+        expect(validate(body), JSON.stringify(validate.errors)).toBe(true)
+        // And the schema does say something: a body of the wrong shape fails it.
+        expect(validate({ ...body, parameters: "not an object" })).toBe(false)
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("an unknown event: one line naming it and listing the known events, exit 1", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("webhooks", "schema", "after:bogus")
+      expect(ran).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [
+          "error: after:bogus: unknown event \"bogus\"; known events: adjust, check, components, describe, measure, metrics, promote, shutdown, startup"
+        ]
+      })
+    }))
+
+  it.live("on: and bare names are refused with the reason the config gives", () =>
+    Effect.gen(function*() {
+      expect(yield* servo("webhooks", "schema", "on:measure")).toMatchObject({
+        code: 1,
+        stderr: [
+          "error: on:measure: webhooks run before or after an event, not on it (an on webhook would be a handler, not a callback); use before:measure or after:measure"
+        ]
+      })
+      expect(yield* servo("webhooks", "schema", "measure")).toMatchObject({
+        code: 1,
+        stderr: ["error: measure: missing preposition: expected before:measure or after:measure"]
+      })
+      expect((yield* servo("webhooks", "schema", "after:*")).stderr[0]).toMatch(/^error: after:\*: name one event/)
+    }))
+})
+
+describe("servo webhooks trigger", () => {
+  it.live("delivers the example payload to every webhook configured for the event, through the delivery code", () =>
+    Effect.gen(function*() {
+      const seen: Array<Receiver.Delivery> = []
+      const receiver = yield* Receiver.make({
+        keys: [key],
+        policy: (request) => request.path === "/approve" ? Receiver.cancel("frozen for the release") : Receiver.accept,
+        onDelivery: (delivery) => Effect.sync(() => void seen.push(delivery))
+      })
+      const config = writeConfig(fixture(receiver.url))
+
+      const measure = yield* servo("webhooks", "trigger", "after:measure", "--config", config)
+      expect(measure.code).toBe(0)
+      const [header, row] = measure.stdout[0]!.split("\n")
+      expect(cells(header!)).toEqual(["TARGET", "OUTCOME", "STATUS", "ATTEMPTS", "MS"])
+      expect(cells(row!).slice(0, 4)).toEqual(["measure_hook", "delivered", "204", "1"])
+      expect(cells(row!)[4]).toMatch(/^\d+$/)
+      // Authentication, headers and the query string went out on the wire, never to the terminal.
+      const delivered = seen.at(-1)!
+      expect(delivered.event).toBe("after:measure")
+      expect(delivered.path).toBe(`/measure?token=${queryToken}&team=perf`)
+      expect(delivered.headers["authorization"]).toBe(`Bearer ${bearer}`)
+      expect(delivered.headers["x-api-key"]).toBe(headerValue)
+      expect(delivered.signature._tag).toBe("Unsigned")
+      expect((delivered.json as any).results).toEqual([
+        expect.objectContaining({ connector: "example", value: expect.objectContaining({ readings: expect.any(Array) }) })
+      ])
+
+      const adjust = yield* servo("webhooks", "trigger", "before:adjust", "--config", config)
+      expect(adjust.code).toBe(0)
+      expect(cells(adjust.stdout[0]!.split("\n")[1]!).slice(0, 4)).toEqual([
+        "approve",
+        "cancelled: frozen for the release",
+        "200",
+        "1"
+      ])
+      expect(seen.at(-1)!.signature._tag).toBe("Verified")
+      expect(seen.at(-1)!.headers["authorization"]).toBe(`Basic ${Buffer.from(`ops:${password}`).toString("base64")}`)
+
+      // The one named.
+      const named = yield* servo("webhooks", "trigger", "before:measure", "approve", "--config", config)
+      expect(named.code).toBe(0)
+      expect(seen.at(-1)!.event).toBe("before:measure")
+      expect(seen.length).toBe(3)
+      expectNoSecrets(measure, adjust, named)
+    }).pipe(Effect.scoped))
+
+  it.live("to a URL: no config file, unsigned unless --secret", () =>
+    Effect.gen(function*() {
+      const seen: Array<Receiver.Delivery> = []
+      const receiver = yield* Receiver.make({ keys: [key], onDelivery: (d) => Effect.sync(() => void seen.push(d)) })
+      const cwd = path.join(tempDir(), "nothing-here.yaml")
+      const url = `${receiver.url}hook?token=${queryToken}`
+
+      const unsigned = yield* servo("webhooks", "trigger", "after:adjust", url, "--config", cwd)
+      expect(unsigned.code).toBe(0)
+      expect(cells(unsigned.stdout[0]!.split("\n")[1]!).slice(0, 4)).toEqual([
+        `${receiver.url}hook?token=REDACTED`,
+        "delivered",
+        "204",
+        "1"
+      ])
+      expect(seen[0]!.signature._tag).toBe("Unsigned")
+
+      const signed = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", secret, "--config", cwd)
+      expect(signed.code).toBe(0)
+      expect(seen[1]!.signature).toMatchObject({ _tag: "Verified" })
+      expectNoSecrets(unsigned, signed)
+
+      const badSecret = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", "whsec_short")
+      expect(badSecret).toMatchObject({ code: 1, stdout: [] })
+      expect(badSecret.stderr).toHaveLength(1)
+      expect(badSecret.stderr[0]).toMatch(/^error: --secret: invalid webhook key: /)
+      expect(badSecret.stderr[0]).not.toContain("short")
+      expect(yield* servo("webhooks", "trigger", "after:adjust", "ftp://example.com/x")).toMatchObject({
+        code: 1,
+        stderr: ["error: target: expected an http or https URL, got a ftp: URL"]
+      })
+      expect(seen.length).toBe(2)
+    }).pipe(Effect.scoped))
+
+  it.live("exit 1 when a delivery failed, with the reason on its line", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const notFound = yield* testReceiver(status(404, { "content-type": "text/plain" }, "no such hook"))
+      const config = writeConfig(`
+webhooks:
+  - name: down
+    event: after:measure
+    target: http://127.0.0.1:${port}/
+    backoff: false
+  - name: missing
+    event: after:measure
+    target: ${notFound.url}
+`)
+      const ran = yield* servo("webhooks", "trigger", "after:measure", "--config", config)
+      expect(ran.code).toBe(1)
+      const rows = ran.stdout[0]!.split("\n").slice(1).map(cells)
+      expect(rows.map((row) => row.slice(0, 4))).toEqual([
+        ["down", "failed: connection refused", "-", "1"],
+        ["missing", "failed: HTTP 404: no such hook", "404", "1"]
+      ])
+      expect(ran.stderr).toEqual(["error: 2 of 2 deliveries failed"])
+      // A 404 is final: not retried despite the default backoff.
+      expect(notFound.requests.length).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.live("one line and exit 1 for an unknown name, a webhook not configured for the event, or none at all", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(fixture("http://127.0.0.1:9/"))
+      expect(yield* servo("webhooks", "trigger", "after:measure", "nope", "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`error: no webhook named "nope" in ${config}; configured: measure_hook, approve, quiet`]
+      })
+      expect(yield* servo("webhooks", "trigger", "before:adjust", "measure_hook", "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: webhook measure_hook is not configured for before:adjust (it handles after:measure)"]
+      })
+      expect(yield* servo("webhooks", "trigger", "after:describe", "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`error: no webhook in ${config} is configured for after:describe`]
+      })
+      expect(yield* servo("webhooks", "trigger", "after:measure", "approve", "--secret", secret, "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --secret applies to a URL target; configured webhooks sign with their own secret"]
+      })
+    }))
+
+  it.live("reads only the chosen webhooks' secrets, and names an unreadable one by its path", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver.make()
+      const config = writeConfig(`
+webhooks:
+  - name: fine
+    event: after:measure
+    target: ${receiver.url}
+  - name: broken
+    event: after:adjust
+    target: ${receiver.url}
+    secret: { env: SERVO_TEST_CLI_UNSET }
+`)
+      expect((yield* servo("webhooks", "trigger", "after:measure", "--config", config)).code).toBe(0)
+      expect(yield* servo("webhooks", "trigger", "after:adjust", "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`error: ${config}: webhooks[1].secret: environment variable SERVO_TEST_CLI_UNSET is not set`]
+      })
+    }).pipe(Effect.scoped))
+})
+
+describe("servo webhooks validate", () => {
+  it.live("valid: N webhooks, exit 0", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("webhooks", "validate", "--config", writeConfig(fixture("http://127.0.0.1:9/")))
+      expect(ran).toEqual({ code: 0, stdout: ["valid: 3 webhooks"], stderr: [] })
+    }))
+
+  it.live("every problem with its path: decoding first, then the secrets of what decodes", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const config = writeConfig(`
+webhooks:
+  - name: a
+    event: on:measure
+    target: ftp://example.com/x
+  - name: b
+    event: after:measure
+    target: http://127.0.0.1:9/
+    secret: { env: SERVO_TEST_CLI_UNSET }
+  - name: c
+    event: before:adjust
+    target: http://127.0.0.1:9/
+    secret: not-a-whsec-key
+  - name: d
+    event: after:adjust
+    target: http://127.0.0.1:9/
+    authentication: { bearer_token: { file: ${dir}/absent-token } }
+`)
+      const ran = yield* servo("webhooks", "validate", "--config", config)
+      expect(ran.code).toBe(1)
+      expect(ran.stdout).toEqual([])
+      const lines = ran.stderr.join("\n").split("\n")
+      expect(lines[0]).toBe(`error: ${config}: 5 problems`)
+      expect(lines.slice(1).map((line) => line.split(":")[0])).toEqual([
+        "  - webhooks[0].event",
+        "  - webhooks[0].target",
+        "  - webhooks[1].secret",
+        "  - webhooks[2].secret",
+        "  - webhooks[3].authentication.bearer_token"
+      ])
+      expect(lines[3]).toBe("  - webhooks[1].secret: environment variable SERVO_TEST_CLI_UNSET is not set")
+      expect(lines[4]).toMatch(/^ {2}- webhooks\[2\]\.secret: .*whsec_/)
+      expect(lines[4]).not.toContain("not-a-whsec-key")
+      expect(lines[5]).toBe(`  - webhooks[3].authentication.bearer_token: cannot read file ${dir}/absent-token: no such file`)
+    }))
+
+  it.live("a missing file: one line, exit 1", () =>
+    Effect.gen(function*() {
+      const missing = path.join(tempDir(), "servo.yaml")
+      const ran = yield* servo("webhooks", "validate", "--config", missing)
+      expect(ran.code).toBe(1)
+      expect(ran.stderr).toEqual([
+        `error: ${missing}: no such file (create one with \`servo generate --defaults webhooks\`, or pass --config FILE)`
+      ])
+    }))
+})
+
+describe("servo webhooks listen", () => {
+  it.live("prints each delivery as it arrives, verifies signatures, cancels before events with --cancel", () =>
+    Effect.gen(function*() {
+      const listening = yield* servoFork(
+        "webhooks", "listen", "--port", "0", "--secret", secret, "--cancel", "not during the sale",
+        "--config", path.join(tempDir(), "absent.yaml")
+      )
+      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
+      expect(listening.output.stdout.slice(0, 3)).toEqual([
+        `listening on ${url} (Ctrl-C to stop)`,
+        "  signatures: verified with --secret",
+        "  answers:    cancels before:* with \"not during the sale\", 204 otherwise"
+      ])
+
+      const cancelled = yield* servo("webhooks", "trigger", "before:adjust", url!, "--secret", secret)
+      expect(cells(cancelled.stdout[0]!.split("\n")[1]!)[1]).toBe("cancelled: not during the sale")
+      const unsigned = yield* servo("webhooks", "trigger", "after:measure", url!)
+      expect(cells(unsigned.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
+      const forged = yield* servo("webhooks", "trigger", "after:adjust", url!, "--secret", otherSecret)
+      expect(cells(forged.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
+
+      yield* waitForLine(listening.output.stdout, /after:adjust/)
+      const deliveries = listening.output.stdout.slice(3)
+      expect(deliveries).toHaveLength(3)
+      expect(deliveries[0]).toMatch(
+        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
+      )
+      expect(deliveries[1]).toMatch(/^\S+ {2}after:measure {2}msg_[\w-]{22} {2}unsigned {2}→ 204 {2}\{"parameters":.*"results":/)
+      expect(deliveries[2]).toMatch(/^\S+ {2}after:adjust {2}msg_[\w-]{22} {2}INVALID \(no_matching_signature: .*\) {2}→ 204 /)
+
+      yield* Fiber.interrupt(listening.fiber)
+      expect(listening.output.stdout.at(-1)).toBe(
+        "stopped: 3 deliveries received (1 verified, 1 invalid, 1 unsigned, 0 unchecked), 1 cancelled"
+      )
+      expectNoSecrets(listening.output, cancelled, unsigned, forged)
+    }))
+
+  it.live("--events chooses what --cancel answers", () =>
+    Effect.gen(function*() {
+      const listening = yield* servoFork("webhooks", "listen", "--port", "0", "--cancel", "stop", "--events", "after:measure")
+      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (\S+) /)
+      const after = yield* servo("webhooks", "trigger", "after:measure", url!)
+      const before = yield* servo("webhooks", "trigger", "before:adjust", url!)
+      yield* Fiber.interrupt(listening.fiber)
+      expect(cells(after.stdout[0]!.split("\n")[1]!)[1]).toBe("cancelled: stop")
+      expect(cells(before.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
+      expect(listening.output.stdout[2]).toBe("  answers:    cancels after:measure with \"stop\", 204 otherwise")
+      expect(listening.output.stdout.filter((line) => line.includes("  unchecked  ") || line.includes("  unsigned  ")))
+        .toHaveLength(2)
+    }))
+
+  it.live("bad options are one line and exit 1", () =>
+    Effect.gen(function*() {
+      expect(yield* servo("webhooks", "listen", "--port", "0", "--events", "before:adjust")).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --events chooses which events --cancel answers; give --cancel REASON too"]
+      })
+      expect(yield* servo("webhooks", "listen", "--port", "0", "--cancel", "x", "--events", "adjust")).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --events adjust: missing preposition: expected before:adjust or after:adjust"]
+      })
+      const badKey = yield* servo("webhooks", "listen", "--port", "0", "--secret", "whsec_tooshort")
+      expect(badKey.code).toBe(1)
+      expect(badKey.stderr).toHaveLength(1)
+      expect(badKey.stderr[0]).toMatch(/^error: --secret: /)
+      expect(badKey.stderr[0]).not.toContain("tooshort")
+    }))
+
+  it.live("a port in use: one line, exit 1", () =>
+    Effect.gen(function*() {
+      const taken = yield* Receiver.make()
+      const ran = yield* servo("webhooks", "listen", "--port", String(taken.port))
+      expect(ran).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [
+          `error: cannot listen on 127.0.0.1:${taken.port}: the address is already in use (choose another --port, or 0 for any free port)`
+        ]
+      })
+    }).pipe(Effect.scoped))
+})
+
+describe("the config-only assembly the webhooks commands read with", () => {
+  it.live("reads servo.yaml exactly as the running assembly does", () =>
+    Effect.gen(function*() {
+      const Servo = yield* Effect.promise(() => import("../src/servo/Servo.js"))
+      const { assembly: running } = yield* Effect.promise(() => import("../src/cli/internal/assembly.js"))
+      const { assembly: configOnly } = yield* Effect.promise(() => import("../src/cli/internal/configAssembly.js"))
+      expect(configOnly.connectors.map((c) => c.name)).toEqual(running.connectors.map((c) => c.name))
+      expect(configOnly.events.names).toEqual(running.events.names)
+      for (const input of [fixture("http://127.0.0.1:9/"), "webhooks: [{ event: on:measure, target: 1 }]\nnope: 1\n"]) {
+        const a = Servo.parseConfig(running, input)
+        const b = Servo.parseConfig(configOnly, input)
+        expect(Either.isRight(a)).toBe(Either.isRight(b))
+        if (Either.isLeft(a) && Either.isLeft(b)) expect(b.left.issues).toEqual(a.left.issues)
+        if (Either.isRight(a) && Either.isRight(b)) {
+          expect(b.right.connectors.map((c) => [c.name, c.config])).toEqual(a.right.connectors.map((c) => [c.name, c.config]))
+        }
+      }
+    }))
+})
+
+
+

@@ -1,0 +1,198 @@
+/**
+ * The `servo` bin as people run it: `node dist/src/bin/servo.js ...` in a child process (`npm test`
+ * builds dist/ first), against receivers in this process.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Receiver from "../src/webhooks/Receiver.js"
+import { removeTempDirs, runServo, spawnServo, tempDir, writeConfig } from "./support/cli.js"
+import { closedPort, gate, receiver as testReceiver } from "./support/receiver.js"
+
+afterAll(removeTempDirs)
+
+const token = "tok-SECRET-bin-31337"
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+const run = (args: ReadonlyArray<string>, options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}) =>
+  Effect.promise(() => runServo(args, options))
+
+/** No stack trace and no Effect cause dump in anything printed. */
+const expectNoTrace = (output: string) => {
+  expect(output).not.toMatch(/^\s+at /m)
+  expect(output).not.toContain("FiberFailure")
+  expect(output).not.toContain("[cause]")
+  expect(output).not.toContain("{\n")
+}
+
+describe("the servo bin", () => {
+  it.live("webhooks list: the table, no secret, exit 0", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+simulator: {}
+webhooks:
+  - name: measurements
+    event: after:measure
+    target: http://127.0.0.1:9/hook?token=${token}
+    authentication: { bearer_token: ${token} }
+  - name: approve
+    event: before:adjust
+    target: http://127.0.0.1:9/approve
+    secret: { env: SERVO_BIN_TEST_SECRET }
+    backoff: false
+`)
+      const table = yield* run(["webhooks", "list", "--config", config])
+      expect(table.code).toBe(0)
+      expect(table.stderr).toBe("")
+      expect(table.stdout.split("\n")).toEqual([
+        "NAME          EVENTS         TARGET                                  AUTH    SIGNED  BACKOFF",
+        "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      3 retries, 5m",
+        "approve       before:adjust  http://127.0.0.1:9/approve              none    yes     off",
+        ""
+      ])
+      expect(table.stdout).not.toContain(token)
+    }))
+
+  it.live("webhooks trigger: outcome lines against a real receiver, exit 0; exit 1 when one failed", () =>
+    Effect.gen(function*() {
+      const seen: Array<Receiver.Delivery> = []
+      const receiver = yield* Receiver.make({ onDelivery: (delivery) => Effect.sync(() => void seen.push(delivery)) })
+      const down = yield* closedPort
+      const config = writeConfig(`
+webhooks:
+  - name: up
+    event: after:measure
+    target: ${receiver.url}up
+  - name: down
+    event: after:adjust
+    target: http://127.0.0.1:${down}/
+    backoff: false
+`)
+      const ok = yield* run(["webhooks", "trigger", "after:measure", "--config", config])
+      expect(ok.code).toBe(0)
+      expect(ok.stderr).toBe("")
+      const [header, line] = ok.stdout.split("\n")
+      expect(header).toMatch(/^TARGET\s+OUTCOME\s+STATUS\s+ATTEMPTS\s+MS$/)
+      expect(line).toMatch(/^up\s+delivered\s+204\s+1\s+\d+$/)
+      expect(seen.map((delivery) => [delivery.event, delivery.path])).toEqual([["after:measure", "/up"]])
+
+      const failed = yield* run(["webhooks", "trigger", "after:adjust", "--config", config])
+      expect(failed.code).toBe(1)
+      expect(failed.stdout.split("\n")[1]).toMatch(/^down\s+failed: connection refused\s+-\s+1\s+\d+$/)
+      expect(failed.stderr).toBe("error: the delivery failed\n")
+
+    }).pipe(Effect.scoped))
+
+  it.live("run: the cycles and the summary, exit 0", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver.make()
+      const config = writeConfig(`
+name: bin-run
+simulator: { seed: 3 }
+webhooks:
+  - { name: m, event: after:measure, target: "${receiver.url}" }
+`)
+      const ran = yield* run(["run", "--cycles", "2", "--config", config])
+      // Nothing on stderr but, when deliveries are still in flight at the end, the drain's note.
+      expect(ran.stderr.split("\n").filter((line) => line !== "" && !/^info: draining \d after deliver/.test(line)))
+        .toEqual([])
+      expect(ran.code).toBe(0)
+      const lines = ran.stdout.trimEnd().split("\n")
+      expect(lines[0]).toBe("servo bin-run: simulator, webhooks (1 webhook) · 2 cycles")
+      expect(lines).toContain("cycle 1/2")
+      expect(lines).toContain("cycle 2/2")
+      expect(lines.filter((line) => line.startsWith("  measure   throughput="))).toHaveLength(2)
+      expect(lines.at(-1)).toBe(
+        "webhooks: before 0 delivered, 0 cancelled, 0 failed · after 2 delivered, 0 failed, 0 cancelled, 0 abandoned, 0 overflowed"
+      )
+      expect((yield* receiver.stats).received).toBe(2)
+    }).pipe(Effect.scoped))
+
+  it.live("SIGTERM during run with deliveries pending: the outbox drains, then the summary, exit 0", () =>
+    Effect.gen(function*() {
+      // Both receivers hold their answers: the run blocks in its first adjustment (a before
+      // webhook) with the first measurement's after delivery in flight.
+      const measurements = gate()
+      const approvals = gate()
+      const measureReceiver = yield* testReceiver(measurements.responder)
+      const approveReceiver = yield* testReceiver(approvals.responder)
+      const config = writeConfig(`
+simulator: {}
+webhooks:
+  - { name: m, event: after:measure, target: "${measureReceiver.url}" }
+  - { name: a, event: before:adjust, target: "${approveReceiver.url}", backoff: false, request_timeout: 1m }
+`)
+      const child = spawnServo(["run", "--cycles", "50", "--config", config])
+      yield* Effect.promise(() => child.waitFor(/^ {2}measure {3}throughput=/m))
+      yield* Effect.all([measureReceiver.waitFor(1), approveReceiver.waitFor(1)])
+      expect([measurements.held(), approvals.held()]).toEqual([1, 1])
+
+      child.process.kill("SIGTERM")
+      yield* Effect.promise(() => child.waitFor(/^interrupted: stopping the servo/m))
+      // The drain waits for the pending delivery; let the receiver answer it now.
+      yield* Effect.promise(() => child.waitFor(/draining 1 after delivery/))
+      measurements.open()
+      const code = yield* Effect.promise(() => child.exited)
+
+      expect(child.stderr()).toContain("info: draining 1 after delivery (up to 10s)")
+      expect(code).toBe(0)
+      const lines = child.stdout().trimEnd().split("\n")
+      expect(lines.at(-2)).toBe("done: 0 of 50 cycles, 0 adjustments applied, 0 cancelled")
+      expect(lines.at(-1)).toBe(
+        "webhooks: before 0 delivered, 0 cancelled, 0 failed · after 1 delivered, 0 failed, 0 cancelled, 0 abandoned, 0 overflowed"
+      )
+      expect(measureReceiver.requests).toHaveLength(1)
+      expect(measureReceiver.requests[0]!.json.event).toBe("after:measure")
+      expectNoTrace(child.stdout() + child.stderr())
+    }).pipe(Effect.scoped))
+
+  it.live("generate, then validate: the round trip, and the refusal to overwrite", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const generated = yield* run(["generate", "--defaults", "webhooks"], { cwd: dir })
+      expect(generated.code).toBe(0)
+      expect(generated.stdout.split("\n")[0]).toBe("wrote servo.yaml; next:")
+      expect(fs.existsSync(path.join(dir, "servo.yaml"))).toBe(true)
+
+      const valid = yield* run(["webhooks", "validate"], { cwd: dir, env: { SERVO_WEBHOOK_SECRET: secret } })
+      expect(valid).toEqual({ code: 0, stdout: "valid: 2 webhooks\n", stderr: "" })
+
+      const again = yield* run(["generate", "--defaults", "webhooks"], { cwd: dir })
+      expect(again).toEqual({ code: 1, stdout: "", stderr: "error: servo.yaml already exists; pass --force to overwrite it\n" })
+    }))
+
+  it.live("--help reads well: plain text when piped, short lines, every command", () =>
+    Effect.gen(function*() {
+      const help = yield* run(["--help"], { env: { NO_COLOR: "" } })
+      expect(help.code).toBe(0)
+      expect(help.stderr).toBe("")
+      expect(help.stdout).not.toContain("\x1b[")
+      expect(help.stdout.split("\n")[0]).toBe("servo 0.1.0: an optimization servo with webhooks before and after its events")
+      for (const line of help.stdout.split("\n")) expect(line.length).toBeLessThan(100)
+      for (const command of ["webhooks list", "webhooks schema", "webhooks trigger", "webhooks validate", "webhooks listen", "generate", "run"]) {
+        expect(help.stdout).toContain(`  ${command} `)
+      }
+    }))
+
+  it.live("errors are one line on stderr with exit 1: an unknown command, a missing config file", () =>
+    Effect.gen(function*() {
+      // @effect/cli styles this one with ANSI codes: none when piped.
+      const unknown = yield* run(["bogus"], { env: { NO_COLOR: "" } })
+      expect(unknown).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: "Invalid subcommand for servo - use one of 'webhooks', 'generate', 'run'\n"
+      })
+
+      const dir = tempDir()
+      const missing = yield* run(["webhooks", "list"], { cwd: dir })
+      expect(missing).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: "error: servo.yaml: no such file (create one with `servo generate --defaults webhooks`, or pass --config FILE)\n"
+      })
+
+      for (const output of [unknown, missing]) expectNoTrace(output.stdout + output.stderr)
+    }))
+})
