@@ -6,6 +6,13 @@ export default defineConfig({
     setupFiles: ["./test/setup.ts"],
     // Effect owns time in tests (TestClock); vitest's fake timers would fight it.
     fakeTimers: { toFake: undefined },
-    testTimeout: 20_000
+    testTimeout: 20_000,
+    // For test/load.test.ts, which measures the heap after a drain and needs `global.gc`. Its only
+    // effect elsewhere is that `gc` exists: no test but that one calls it. (vitest 3 takes
+    // execArgv from the root config only; a project's poolOptions are ignored, so it cannot be
+    // given to one file's workers alone.) `forks` is vitest 3's default pool, named here so
+    // the option applies.
+    pool: "forks",
+    poolOptions: { forks: { execArgv: ["--expose-gc"] } }
   }
 })

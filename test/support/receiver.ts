@@ -24,6 +24,10 @@ export interface Receiver {
   readonly requests: Array<Received>
   /** Connections accepted so far. */
   readonly connections: () => number
+  /** Connections open now. */
+  readonly open: () => number
+  /** Resolves once no connection is open (no clock involved: safe under TestClock). */
+  readonly allClosed: Effect.Effect<void>
   /** Resolves once `count` requests have arrived (no clock involved: safe under TestClock). */
   readonly waitFor: (count: number) => Effect.Effect<void>
   respond: Responder
@@ -57,6 +61,7 @@ export const receiver = (respond: Responder = ok): Effect.Effect<Receiver, never
       const requests: Array<Received> = []
       const waiters: Array<{ count: number; resolve: () => void }> = []
       const sockets = new Set<net.Socket>()
+      const closeWaiters: Array<() => void> = []
       let connections = 0
       const server = http.createServer((request, response) => {
         const chunks: Array<Buffer> = []
@@ -83,13 +88,20 @@ export const receiver = (respond: Responder = ok): Effect.Effect<Receiver, never
       server.on("connection", (socket) => {
         connections++
         sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
+        socket.on("close", () => {
+          sockets.delete(socket)
+          if (sockets.size === 0) for (const resolve of closeWaiters.splice(0)) resolve()
+        })
       })
       const receiver: Receiver = {
         url: "",
         port: 0,
         requests,
         connections: () => connections,
+        open: () => sockets.size,
+        allClosed: Effect.promise(() =>
+          sockets.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => closeWaiters.push(resolve))
+        ),
         waitFor: (count) =>
           Effect.promise(() =>
             requests.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }))

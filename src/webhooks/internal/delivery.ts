@@ -136,7 +136,13 @@ const classify = (
 ): Effect.Effect<AttemptSuccess, Delivery.AttemptFailure> => {
   const status = response.status
   const body = readBody(response).pipe(
-    Effect.mapError((error) => failure(`the response broke off: ${error.description ?? error.reason}`, true, { status }))
+    Effect.mapError((error) => {
+      // The stock client reports a connection lost mid-body as a "Decode" error with the socket
+      // error as its cause: "the response broke off: Decode" read like a malformed body. Name
+      // the socket error's code when there is one.
+      const code = errorCode(error.cause)
+      return failure(`the response broke off${code === undefined ? `: ${error.description ?? error.reason}` : ` (${code})`}`, true, { status })
+    })
   )
   if (status >= 200 && status < 300) {
     return isCancellation(response)
