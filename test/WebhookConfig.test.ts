@@ -155,14 +155,16 @@ describe("webhooks config: rejections name the field and what was expected", () 
   })
 
   it("never echoes a secret that has the wrong type", () => {
-    const found = problems([hook({ authentication: { bearer_token: 987654321987 }, secret: ["whsec_x"] })])
+    const found = problems([hook({ authentication: { bearer_token: 987654321987 }, secret: [{ vault: "whsec_x" }] })])
     expect(JSON.stringify(found)).not.toContain("987654321987")
     expect(JSON.stringify(found)).not.toContain("whsec_x")
-    expect(found.map((p) => p.path).sort()).toEqual(["webhooks[0].authentication.bearer_token", "webhooks[0].secret"])
+    expect(found.map((p) => p.path).sort()).toEqual(["webhooks[0].authentication.bearer_token", "webhooks[0].secret[0]"])
   })
 
   it("refuses a section that is not a list", () => {
-    expect(problems({ target: "x" })).toEqual([{ path: "webhooks", message: "expected a list of webhooks" }])
+    expect(problems({ target: "x" })).toEqual([
+      { path: "webhooks", message: "expected a list of webhooks, or { hooks: [...], network, proxy, tls, http2 }" }
+    ])
   })
 })
 
