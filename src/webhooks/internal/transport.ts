@@ -250,7 +250,8 @@ export const make: Effect.Effect<Transport.Transports, never, Scope.Scope> = Eff
       }
       // Secret headers are redacted in the client's spans, as authorization and cookie are.
       const names = redactedHeaderNames(webhook)
-      if (names.some((name) => !platformRedactedNames.includes(name))) {
+      const configured = webhook.headers.map((header) => header.name.toLowerCase())
+      if (names.some((name) => configured.includes(name) && !platformRedactedNames.includes(name))) {
         client = client.pipe(HttpClient.transformResponse(Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(names))))
       }
       return client

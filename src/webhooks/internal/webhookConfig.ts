@@ -6,6 +6,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as net from "node:net"
 import * as tls from "node:tls"
@@ -489,6 +490,18 @@ const checkTls = (options: tls.SecureContextOptions): string | undefined => {
   }
 }
 
+/** Every PEM block a certificate, and at least one. */
+const isCertificateBundle = (text: string): boolean => {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)
+  if (blocks === null) return false
+  try {
+    for (const block of blocks) new crypto.X509Certificate(block)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const checkProxyUrl = (text: string): string | undefined => {
   let url: URL
   try {
@@ -611,7 +624,7 @@ const resolveOne = (config: WebhookConfig.WebhookConfig, at: string) =>
       const ca = yield* read("ca")
       const cert = yield* read("cert")
       const key = yield* read("key")
-      if (ca !== undefined && checkTls({ ca: Redacted.value(ca) }) !== undefined) {
+      if (ca !== undefined && !isCertificateBundle(Redacted.value(ca))) {
         issues.push({ path: `${at}.tls.ca`, message: "is not PEM CA certificates (-----BEGIN CERTIFICATE-----)" })
       }
       if (cert !== undefined && key !== undefined) {
