@@ -8,13 +8,17 @@ import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as CoreEvents from "../src/servo/CoreEvents.js"
+import * as EventBus from "../src/servo/EventBus.js"
+import * as Webhooks from "../src/webhooks/Webhooks.js"
 import * as Delivery from "../src/webhooks/Delivery.js"
 import * as Transport from "../src/webhooks/Transport.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import { makePki, type Pki } from "./support/pki.js"
 import { ok, receiver, status } from "./support/receiver.js"
 import { connectProxy, h2cServer, h2Server, httpsServer } from "./support/servers.js"
-import { configs } from "./support/servo.js"
+import { configs, uniqueName } from "./support/servo.js"
 
 const body = new TextEncoder().encode(`{"id":"msg_transport"}`)
 const message: Delivery.Message = { id: "msg_transport", event: "after:measure", body }
@@ -335,5 +339,37 @@ describe("Transport: sharing", () => {
       expect(Transport.isDefault(Transport.settingsOf(hooks[0]!))).toBe(false)
       // The default webhook's client is the one in context.
       expect(clients[3]).toBe(Context.get(context, HttpClient.HttpClient))
+    }))
+})
+
+describe("Transport: through the connector", () => {
+  it.scopedLive("a section-wide network policy refuses a before webhook's receiver; on_failure: cancel names the webhook and the address", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      const allowed = yield* receiver(ok)
+      const decoded = Schema.decodeUnknownSync(WebhookConfig.WebhooksConfig(CoreEvents.registry))({
+        network: { deny_private: true, allow: [`127.0.0.2/32`] },
+        hooks: [
+          { name: "internal", event: "before:adjust", target: server.url, on_failure: "cancel", backoff: { retries: 3 } },
+          { name: "opted-out", event: "before:describe", target: allowed.url, network: { deny_private: false } }
+        ]
+      })
+      const layer = Webhooks.layer(decoded, { name: uniqueName() }).pipe(
+        Layer.provideMerge(EventBus.layer),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      const error = yield* Effect.scoped(Effect.flatMap(Layer.build(layer), (context) =>
+        Effect.provide(
+          Effect.flip(EventBus.dispatch(CoreEvents.adjust, { adjustments: [] })).pipe(
+            Effect.zipLeft(EventBus.dispatch(CoreEvents.describe, {}))
+          ),
+          context
+        )))
+      expect(error._tag).toBe("CancelEventError")
+      expect(error.message).toContain(
+        "webhook internal failed: webhook internal: refused 127.0.0.1 (loopback): the network policy denies private addresses"
+      )
+      expect(server.connections()).toBe(0)
+      expect(allowed.requests).toHaveLength(1)
     }))
 })
