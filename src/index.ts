@@ -22,6 +22,8 @@ export * as EventError from "./servo/EventError.js"
 /** @since 0.1.0 */
 export * as GoDuration from "./servo/GoDuration.js"
 /** @since 0.1.0 */
+export * as NetworkPolicy from "./webhooks/NetworkPolicy.js"
+/** @since 0.1.0 */
 export * as Servo from "./servo/Servo.js"
 /** @since 0.1.0 */
 export * as Signature from "./webhooks/Signature.js"
@@ -35,6 +37,8 @@ export * as WebhookConfig from "./webhooks/WebhookConfig.js"
 export * as Webhooks from "./webhooks/Webhooks.js"
 /** @since 0.1.0 */
 export * as WireContract from "./webhooks/WireContract.js"
+/** @since 0.1.0 */
+export * as Transport from "./webhooks/Transport.js"
 /** @since 0.1.0 */
 export * as UndiciHttpClient from "./webhooks/UndiciHttpClient.js"
 /** @since 0.1.0 */
