@@ -373,3 +373,15 @@ describe("Transport: through the connector", () => {
       expect(allowed.requests).toHaveLength(1)
     }))
 })
+
+describe("Transport: combinations", () => {
+  it.scopedLive("h2 with a custom CA through a CONNECT proxy", () =>
+    Effect.gen(function*() {
+      const proxy = yield* connectProxy()
+      const h2 = yield* h2Server(pki.server)
+      const outcome = yield* deliver({ target: `https://localhost:${h2.port}/hook`, http2: true, tls: { ca: pki.ca }, proxy: proxy.url() })
+      expect(outcome._tag).toBe("Delivered")
+      expect(h2.hits.map((hit) => hit.httpVersion)).toEqual(["2.0"])
+      expect(proxy.tunnels).toHaveLength(1)
+    }))
+})

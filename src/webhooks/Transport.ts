@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Dispatcher } from "undici"
@@ -42,12 +42,16 @@ import type { Proxy, Tls, Webhook } from "./WebhookConfig.js"
 export type Resolve = (hostname: string) => Promise<ReadonlyArray<string>>
 
 /**
- * The resolver transports use; `dns.lookup` unless provided.
+ * The resolver transports use: `dns.lookup` (all addresses, in the system's order) unless
+ * provided, e.g. `Effect.provideService(Transport.Resolver, (host) => ...)` or
+ * `Layer.succeed(Transport.Resolver, ...)` beside the connector.
  *
  * @since 0.1.0
  * @category references
  */
-export const Resolver: Context.Reference<internal.Resolver, Resolve> = internal.Resolver
+export class Resolver extends Context.Reference<Resolver>()("servo-webhooks/Transport/Resolver", {
+  defaultValue: (): Resolve => internal.systemResolve
+}) {}
 
 /**
  * A webhook's transport settings, resolved.
@@ -101,7 +105,7 @@ export const isDefault: (settings: Settings) => boolean = internal.isDefault
  * @category constructors
  */
 export const makeDispatcher: (settings: Settings) => Effect.Effect<Dispatcher, never, Scope.Scope> =
-  internal.makeDispatcher
+  internal.makeDispatcher(Resolver)
 
 /**
  * The transports of a connector; dispatchers live as long as the scope.
@@ -109,4 +113,4 @@ export const makeDispatcher: (settings: Settings) => Effect.Effect<Dispatcher, n
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Transports, never, Scope.Scope> = internal.make
+export const make: Effect.Effect<Transports, never, Scope.Scope> = internal.make(Resolver)

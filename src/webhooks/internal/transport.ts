@@ -21,13 +21,11 @@ import { redactedHeaderNames } from "./webhookConfig.js"
 // Name resolution, injectable.
 // ---------------------------------------------------------------------------------------------
 
-const systemResolve: Transport.Resolve = (hostname) =>
+/** @internal */
+export const systemResolve: Transport.Resolve = (hostname) =>
   dns.promises.lookup(hostname, { all: true, verbatim: true }).then((entries) => entries.map((entry) => entry.address))
 
-/** @internal */
-export class Resolver extends Context.Reference<Resolver>()("servo-webhooks/Transport/Resolver", {
-  defaultValue: (): Transport.Resolve => systemResolve
-}) {}
+type ResolverTag = Context.Reference<Transport.Resolver, Transport.Resolve>
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -140,7 +138,8 @@ const tlsOptions = (tls: WebhookConfig.Tls | undefined) =>
 const noop = () => {}
 
 /** @internal */
-export const makeDispatcher = (settings: Transport.Settings): Effect.Effect<Dispatcher, never, Scope.Scope> =>
+export const makeDispatcher = (Resolver: ResolverTag) =>
+(settings: Transport.Settings): Effect.Effect<Dispatcher, never, Scope.Scope> =>
   Effect.flatMap(Resolver, (resolve) =>
     Effect.acquireRelease(
       Effect.sync((): Dispatcher => {
@@ -219,7 +218,7 @@ const preflight = (policy: NetworkPolicy.NetworkPolicy, resolve: Transport.Resol
 const platformRedactedNames: ReadonlyArray<string> = ["authorization", "cookie", "set-cookie", "x-api-key"]
 
 /** @internal */
-export const make: Effect.Effect<Transport.Transports, never, Scope.Scope> = Effect.gen(function*() {
+export const make = (Resolver: ResolverTag): Effect.Effect<Transport.Transports, never, Scope.Scope> => Effect.gen(function*() {
   const scope = yield* Effect.scope
   const resolve = yield* Resolver
   const dispatchers = new Map<string, Dispatcher>()
@@ -229,7 +228,7 @@ export const make: Effect.Effect<Transport.Transports, never, Scope.Scope> = Eff
       const key = keyOf(settings)
       const found = dispatchers.get(key)
       if (found !== undefined) return Effect.succeed(found)
-      return makeDispatcher(settings).pipe(
+      return makeDispatcher(Resolver)(settings).pipe(
         Effect.provideService(Resolver, resolve),
         Scope.extend(scope),
         Effect.tap((dispatcher) => Effect.sync(() => dispatchers.set(key, dispatcher)))
