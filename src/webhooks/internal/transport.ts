@@ -15,6 +15,7 @@ import type * as Transport from "../Transport.js"
 import * as UndiciHttpClient from "../UndiciHttpClient.js"
 import type * as WebhookConfig from "../WebhookConfig.js"
 import * as Policy from "./networkPolicy.js"
+import { redactUrl } from "./redaction.js"
 import { redactedHeaderNames } from "./webhookConfig.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -42,6 +43,26 @@ export const settingsOf = (webhook: WebhookConfig.Webhook): Transport.Settings =
 /** @internal */
 export const isDefault = (settings: Transport.Settings): boolean =>
   settings.tls === undefined && settings.proxy === undefined && !settings.http2 && settings.network === undefined
+
+/** @internal */
+export const describe = (settings: Transport.Settings): string => {
+  const parts: Array<string> = []
+  if (settings.tls !== undefined) {
+    const tls = [
+      ...(settings.tls.ca === undefined ? [] : ["custom CA"]),
+      ...(settings.tls.cert === undefined ? [] : ["client certificate"]),
+      ...(settings.tls.insecureSkipVerify ? ["NOT VERIFIED"] : [])
+    ]
+    parts.push(`tls: ${tls.length === 0 ? "system CAs" : tls.join(", ")}`)
+  }
+  if (settings.proxy !== undefined) {
+    const from = settings.proxy.source === "config" ? "" : ` (${settings.proxy.source})`
+    parts.push(`proxy: ${redactUrl(Redacted.value(settings.proxy.url))}${from}`)
+  }
+  if (settings.http2) parts.push("http2")
+  if (settings.network !== undefined) parts.push(`network: ${Policy.describe(settings.network)}`)
+  return parts.length === 0 ? "default" : parts.join("; ")
+}
 
 /** Identifies equal settings without keeping any secret in the key: secrets are hashed. */
 const keyOf = (settings: Transport.Settings): string => {

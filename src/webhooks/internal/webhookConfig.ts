@@ -547,7 +547,7 @@ const noProxyMatches = (noProxy: string, url: URL): boolean => {
   return false
 }
 
-const environmentProxy = (target: string): Resolved<WebhookConfig.Proxy | undefined> & { readonly variable?: string } => {
+const environmentProxy = (target: string): Resolved<WebhookConfig.Proxy | undefined> => {
   const url = new URL(target)
   const names = url.protocol === "https:"
     ? ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]
@@ -591,7 +591,7 @@ const resolveOne = (config: WebhookConfig.WebhookConfig, at: string) =>
         headers.push({ name: header.name, value: header.value })
         continue
       }
-      const path = config.path === undefined ? `${at}.headers[${i}].value` : `${at}.headers[${i}].value`
+      const path = `${at}.headers[${i}].value`
       const value = take(yield* readSecret(header.value, path))
       if (value === undefined) continue
       if (/[\r\n\0]/.test(Redacted.value(value))) {
