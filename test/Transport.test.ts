@@ -53,6 +53,9 @@ const denyPrivate = (...allow: ReadonlyArray<string>) => ({ deny_private: true, 
 let pki: Pki
 let otherPki: Pki
 beforeAll(async () => {
+  // Names like hook.test are not loopback: a proxy in the machine's environment would take
+  // them. This file's process runs without one (the environment test sets its own).
+  for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"]) delete process.env[name]
   ;[pki, otherPki] = await Promise.all([makePki(), makePki()])
 })
 
