@@ -25,6 +25,8 @@ export * as EventError from "./servo/EventError.js"
 /** @since 0.1.0 */
 export * as GoDuration from "./servo/GoDuration.js"
 /** @since 0.1.0 */
+export * as NetworkPolicy from "./webhooks/NetworkPolicy.js"
+/** @since 0.1.0 */
 export * as Receiver from "./webhooks/Receiver.js"
 /** @since 0.1.0 */
 export * as Servo from "./servo/Servo.js"
@@ -46,6 +48,8 @@ export * as Webhooks from "./webhooks/Webhooks.js"
 export * as WebhooksCommand from "./cli/WebhooksCommand.js"
 /** @since 0.1.0 */
 export * as WireContract from "./webhooks/WireContract.js"
+/** @since 0.1.0 */
+export * as Transport from "./webhooks/Transport.js"
 /** @since 0.1.0 */
 export * as UndiciHttpClient from "./webhooks/UndiciHttpClient.js"
 /** @since 0.1.0 */

@@ -155,14 +155,16 @@ describe("webhooks config: rejections name the field and what was expected", () 
   })
 
   it("never echoes a secret that has the wrong type", () => {
-    const found = problems([hook({ authentication: { bearer_token: 987654321987 }, secret: ["whsec_x"] })])
+    const found = problems([hook({ authentication: { bearer_token: 987654321987 }, secret: [{ vault: "whsec_x" }] })])
     expect(JSON.stringify(found)).not.toContain("987654321987")
     expect(JSON.stringify(found)).not.toContain("whsec_x")
-    expect(found.map((p) => p.path).sort()).toEqual(["webhooks[0].authentication.bearer_token", "webhooks[0].secret"])
+    expect(found.map((p) => p.path).sort()).toEqual(["webhooks[0].authentication.bearer_token", "webhooks[0].secret[0]"])
   })
 
   it("refuses a section that is not a list", () => {
-    expect(problems({ target: "x" })).toEqual([{ path: "webhooks", message: "expected a list of webhooks" }])
+    expect(problems({ target: "x" })).toEqual([
+      { path: "webhooks", message: "expected a list of webhooks, or { hooks: [...], network, proxy, tls, http2 }" }
+    ])
   })
 })
 
@@ -220,4 +222,113 @@ describe("webhooks config: resolving secrets at start-up", () => {
       expect(error.message).not.toContain("c2hvcnQ")
       expect(error.message).not.toContain("not-a-whsec-secret-at-all")
     }))
+})
+
+describe("webhooks config: security and transport fields", () => {
+  it("accepts the section as a mapping: its transport settings apply to hooks that set none of their own", () => {
+    const [first, second] = Either.getOrThrow(decodeYaml(`
+network: { deny_private: true, allow: [10.20.0.0/16, "fd00::/8"] }
+proxy: { env: EGRESS_PROXY }
+hooks:
+  - event: after:measure
+    target: https://example.com/a
+  - event: after:measure
+    target: http://example.com/b
+    network: { deny_private: false }
+    proxy: false
+    http2: true
+`))
+    expect(first!.network?.denyPrivate).toBe(true)
+    expect(first!.network?.allow.map(String)).toEqual(["10.20.0.0/16", "fd00::/8"])
+    expect(first!.proxy).toEqual({ env: "EGRESS_PROXY" })
+    expect(first!.path).toEqual(["hooks", 0])
+    expect(second!.network).toEqual({ denyPrivate: false, allow: [] })
+    expect(second!.proxy).toBe(false)
+    expect(second!.http2).toBe(true)
+  })
+
+  it("reports problems of the mapping form at their paths", () => {
+    expect(problems({
+      network: { deny_private: "yes", allow: ["10.0.0.0/33", 7] },
+      hooks: [hook({ tls: { cert: { file: "/c.pem" } } }), { event: "after:measure" }]
+    }).map((problem) => problem.path)).toEqual([
+      "webhooks.hooks[0].tls",
+      "webhooks.hooks[1].target",
+      "webhooks.network.deny_private",
+      "webhooks.network.allow[0]",
+      "webhooks.network.allow[1]"
+    ])
+  })
+
+  it.each([
+    ["allow without deny_private", hook({ network: { allow: ["10.0.0.0/8"] } }), "webhooks[0].network.allow", /punches holes in deny_private, which is off/],
+    ["a bad CIDR", hook({ network: { deny_private: true, allow: ["10.0.0.0/40"] } }), "webhooks[0].network.allow[0]", /the prefix length must be 0 to 32/],
+    ["an unknown network key", hook({ network: { deny_private: true, block: [] } }), "webhooks[0].network.block", /is unexpected/],
+    ["cert without key", hook({ tls: { cert: { file: "/c.pem" } } }), "webhooks[0].tls", /cert and key go together/],
+    ["tls for an http target", hook({ target: "http://example.com/x", tls: { ca: { file: "/ca.pem" } } }), "webhooks[0].tls", /applies to https targets/],
+    ["a proxy that is not a secret ref", hook({ proxy: 8080 }), "webhooks[0].proxy", /expected a proxy URL as a secret/],
+    ["an empty secret list", hook({ secret: [] }), "webhooks[0].secret", /is an empty list/],
+    ["a secret header without a ref", hook({ headers: [{ name: "x-token", value: 12, secret: true }] }), "webhooks[0].headers[0].value", /expected a secret/],
+    ["a secret flag that is not boolean", hook({ headers: [{ name: "x-token", value: "t", secret: "yes" }] }), "webhooks[0].headers[0].secret", /expected true or false/]
+  ])("refuses %s", (_, input, path, message) => {
+    const found = problems([input])
+    expect(found).toContainEqual({ path, message: expect.stringMatching(message) })
+  })
+
+  it("decodes secret headers from a list or a mapping, and secret lists", () => {
+    const [webhook] = Either.getOrThrow(decode([hook({
+      headers: [{ name: "x-token", value: { env: "TOKEN" }, secret: true }, { name: "x-plain", value: "p" }],
+      secret: [secret, { env: "NEXT_SECRET" }],
+      signing_key: { file: "/run/secrets/whsk" }
+    })]))
+    expect(webhook!.headers).toEqual([{ name: "x-token", value: { env: "TOKEN" }, secret: true }, { name: "x-plain", value: "p" }])
+    expect(webhook!.secret).toEqual([secret, { env: "NEXT_SECRET" }])
+    expect(webhook!.signing_key).toEqual({ file: "/run/secrets/whsk" })
+    const [mapped] = Either.getOrThrow(decode([hook({ headers: { "x-token": { value: "t0k", secret: true }, "x-plain": "p" } })]))
+    expect(mapped!.headers).toEqual([{ name: "x-token", value: "t0k", secret: true }, { name: "x-plain", value: "p" }])
+  })
+
+  it.effect("resolve reads secret headers into Redacted values and reports mapping-form paths", () =>
+    Effect.gen(function*() {
+      process.env.SERVO_TEST_HEADER = "header-secret-value"
+      delete process.env.SERVO_TEST_UNSET
+      const [webhook] = yield* WebhookConfig.resolve(Either.getOrThrow(decode([
+        hook({ headers: [{ name: "x-token", value: { env: "SERVO_TEST_HEADER" }, secret: true }] })
+      ])))
+      expect(Redacted.isRedacted(webhook!.headers[0]!.value)).toBe(true)
+      expect(JSON.stringify(webhook)).not.toContain("header-secret-value")
+      const error = yield* Effect.flip(WebhookConfig.resolve(Either.getOrThrow(decode({
+        hooks: [hook({}), hook({ secret: [secret, { env: "SERVO_TEST_UNSET" }] })]
+      }))))
+      expect(error.issues).toEqual([
+        { path: "webhooks.hooks[1].secret[1]", message: "environment variable SERVO_TEST_UNSET is not set" }
+      ])
+    }))
+})
+
+describe("redaction helpers", () => {
+  it("redactTarget hides userinfo, query values and fragments, keeping what identifies the URL", () => {
+    expect(WebhookConfig.redactTarget("https://hooks.example.com/x?token=abc&token=def&team=perf#frag")).toBe(
+      "https://hooks.example.com/x?token=REDACTED&token=REDACTED&team=REDACTED#REDACTED"
+    )
+    expect(WebhookConfig.redactTarget("http://me:hunter2@proxy.internal:3128")).toBe("http://REDACTED:REDACTED@proxy.internal:3128/")
+    expect(WebhookConfig.redactTarget("https://example.com/plain")).toBe("https://example.com/plain")
+    expect(WebhookConfig.redactTarget("not a url with secret-ish text")).toBe("REDACTED")
+  })
+
+  it("redactedHeaders hides secret headers and credentials whatever their configuration", () => {
+    expect(WebhookConfig.redactedHeaders({
+      headers: [
+        { name: "x-token", value: { env: "T" }, secret: true },
+        { name: "Cookie", value: "a=b" },
+        { name: "x-team", value: "perf" },
+        { name: "x-resolved", value: Redacted.make("v") }
+      ]
+    })).toEqual([
+      { name: "x-token", value: "REDACTED" },
+      { name: "Cookie", value: "REDACTED" },
+      { name: "x-team", value: "perf" },
+      { name: "x-resolved", value: "REDACTED" }
+    ])
+  })
 })

@@ -14,11 +14,15 @@ import { Webhook as StandardWebhook } from "standardwebhooks"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
 import { CancelEventError } from "../src/servo/EventError.js"
+import * as Signature from "../src/webhooks/Signature.js"
+import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
 import { awaitSleep, step } from "./support/clock.js"
+import { makePki } from "./support/pki.js"
 import { cancel, closedPort, gate, never, ok, receiver, sequence, slow, status } from "./support/receiver.js"
+import { connectProxy, httpsServer } from "./support/servers.js"
 import {
   captureLogs,
   configs,
@@ -366,8 +370,11 @@ describe("Webhooks: secrets stay secret", () => {
   const signingBytes = "SIGNINGSECRET-distinct-0123456789"
   const signingSecret = `whsec_${Buffer.from(signingBytes).toString("base64")}`
   const needles = [token, password, signingBytes, signingSecret.slice(6), Buffer.from(`me:${password}`).toString("base64")]
+  const proxyPassword = "PROXYPASS-91c2-DISTINCT"
+  const headerSecret = "HEADERSECRET-5d7e-DISTINCT"
+  const querySecret = "QUERYSECRET-33af-DISTINCT"
 
-  it.scoped("no token, password or signing secret in any log line, error message or span attribute", () =>
+  it.scoped("no token, password, signing key, TLS key, proxy credential, secret header or query value in any log line, error message or span attribute", () =>
     Effect.gen(function*() {
       const logs: Array<LogLine> = []
       const spans: Array<RecordedSpan> = []
@@ -391,6 +398,60 @@ describe("Webhooks: secrets stay secret", () => {
       const invalid = yield* Effect.flip(Layer.build(webhooksLayer([{ event: "after:measure", target: failing.url, secret: badSecret }])))
       errors.push(invalid.message, JSON.stringify(invalid))
 
+      // The newer secrets: TLS key material, proxy credentials, secret headers, signing keys and
+      // query values, on deliveries that succeed and fail, with client spans on.
+      const pki = yield* Effect.promise(makePki)
+      const mtls = yield* httpsServer({ ...pki.server, clientCa: pki.ca })
+      const proxy = yield* connectProxy(`me:${proxyPassword}`)
+      const signingKey = Signature.generateKeyPair().signingKey
+      const clientKeyLines = pki.client.key.split("\n").filter((line) => line.length > 40)
+      yield* withServo(
+        servoLayer([
+          {
+            name: "mtls",
+            event: "before:describe",
+            target: `https://localhost:${mtls.port}/hook?token=${querySecret}`,
+            tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
+            proxy: proxy.url(`me:${proxyPassword}`),
+            headers: [{ name: "x-api-token", value: headerSecret, secret: true }, { name: "x-plain", value: "visible" }],
+            signing_key: signingKey,
+            trace_propagation: true
+          },
+          {
+            name: "wrong-proxy-password",
+            event: "before:describe",
+            target: `https://localhost:${mtls.port}/hook`,
+            tls: { ca: pki.ca, insecure_skip_verify: true },
+            proxy: proxy.url(`me:${proxyPassword}-but-wrong`),
+            backoff: false,
+            trace_propagation: true
+          }
+        ]),
+        EventBus.dispatch(CoreEvents.describe, {})
+      ).pipe(Effect.provide(Layer.merge(captureLogs(logs), recordSpans(spans))))
+      expect(mtls.hits).toHaveLength(1)
+      expect(mtls.hits[0]!.headers["x-api-token"]).toBe(headerSecret)
+      expect(proxy.tunnels).toHaveLength(2)
+      expect(logs.some((line) => line.message.includes("wrong-proxy-password: tls.insecure_skip_verify is set"))).toBe(true)
+      const clientSpan = spans.find((span) => span.attributes.get("http.request.header.x-api-token") !== undefined)
+      expect(clientSpan?.attributes.get("http.request.header.x-api-token")).toBe("<redacted>")
+      expect(clientSpan?.attributes.get("http.request.header.x-plain")).toBe("visible")
+      expect(clientSpan?.attributes.get("url.full")).toBe(`https://localhost:${mtls.port}/hook?token=REDACTED`)
+      // Start-up errors about the new fields: a key that does not match its certificate, a proxy
+      // URL that is not http(s), a secret header whose value breaks the line.
+      const invalidTransport = yield* Effect.flip(Layer.build(webhooksLayer([
+        { event: "after:measure", target: mtls.url(), tls: { cert: pki.server.cert, key: pki.client.key } },
+        { event: "after:measure", target: mtls.url(), proxy: `socks9://me:${proxyPassword}@127.0.0.1:1` },
+        { event: "after:measure", target: mtls.url(), signing_key: signingKey.slice(0, -8) }
+      ])))
+      expect(invalidTransport.issues).toHaveLength(3)
+      errors.push(invalidTransport.message, JSON.stringify(invalidTransport))
+      const listed = WebhookConfig.redactedHeaders(configs([
+        { event: "after:measure", target: mtls.url(), headers: [{ name: "x-api-token", value: headerSecret, secret: true }] }
+      ])[0]!)
+      expect(listed).toEqual([{ name: "x-api-token", value: "REDACTED" }])
+      errors.push(JSON.stringify(listed), WebhookConfig.redactTarget(proxy.url(`me:${proxyPassword}`)))
+
       expect(failing.requests[0]!.headers["authorization"]).toBe(`Bearer ${token}`)
       expect(logs.some((line) => line.level === "WARN")).toBe(true)
       expect(spans.some((span) => span.name === "Webhooks.deliver")).toBe(true)
@@ -400,7 +461,16 @@ describe("Webhooks: secrets stay secret", () => {
         ...errors,
         ...spans.flatMap((span) => [span.name, ...[...span.attributes].map(([key, value]) => `${key}=${String(value)}`)])
       ]
-      for (const needle of [...needles, badSecret.slice(6), "SHORT-distinct"]) {
+      const newNeedles = [
+        proxyPassword,
+        Buffer.from(`me:${proxyPassword}`).toString("base64"),
+        headerSecret,
+        querySecret,
+        signingKey.slice(5, 40),
+        ...clientKeyLines
+      ]
+      expect(clientKeyLines.length).toBeGreaterThan(0)
+      for (const needle of [...needles, ...newNeedles, badSecret.slice(6), "SHORT-distinct"]) {
         for (const haystack of haystacks) expect(haystack).not.toContain(needle)
       }
     }))

@@ -7,7 +7,8 @@
  *    timeout (`request_timeout`, cut to what is left of the delivery's deadline);
  * 3. **classify** — the response table of the wire contract: 2xx delivered (or cancelled, with
  *    the cancel content type), 408/429/5xx/timeouts/connection failures retried, 3xx and other
- *    4xx failed at once, redirects never followed;
+ *    4xx failed at once, redirects never followed, a connection the network policy refused
+ *    (`NetworkPolicy`) failed at once;
  * 4. **retry** — `retrySchedule`: exponential from 1s, ×2, jittered ±20 %, each wait at most 1m,
  *    at most `retries` retries, `Retry-After` honoured, never past the `backoff.timeout` deadline.
  *

@@ -17,6 +17,11 @@
  *   Layer.provide(UndiciHttpClient.layer))
  * ```
  *
+ * Webhooks that set `tls`, `proxy`, `http2` or `network` (or that a proxy from the environment
+ * applies to) are delivered through a client built for those settings (`Transport`); the others
+ * through the `HttpClient` the Layer is given. A webhook with `tls.insecure_skip_verify` is warned
+ * about when the connector starts.
+ *
  * Counts are Effect `Metric`s tagged with the connector's `name` and the webhook:
  * `servo_webhooks_deliveries_total{outcome}`, `servo_webhooks_attempts_total`,
  * `servo_webhooks_delivery_duration_ms` and `servo_webhooks_outbox_total{outcome}`

@@ -15,6 +15,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as GoDuration from "../../servo/GoDuration.js"
 import type * as Delivery from "../Delivery.js"
+import * as NetworkPolicy from "../NetworkPolicy.js"
 import * as Signature from "../Signature.js"
 import * as Metrics from "./metrics.js"
 import type { Backoff, Webhook } from "../WebhookConfig.js"
@@ -32,7 +33,9 @@ const maxWait = Duration.minutes(1)
 /** Headers that never change between deliveries of a webhook, computed once. */
 const staticHeaders = (webhook: Webhook): Record<string, string> => {
   const headers: Record<string, string> = {}
-  for (const header of webhook.headers) headers[header.name.toLowerCase()] = header.value
+  for (const header of webhook.headers) {
+    headers[header.name.toLowerCase()] = Redacted.isRedacted(header.value) ? Redacted.value(header.value) : header.value
+  }
   headers["user-agent"] = userAgent
   switch (webhook.authentication._tag) {
     case "Bearer":
@@ -179,6 +182,9 @@ const transportFailure = (error: HttpClientError.HttpClientError): Delivery.Atte
   if (error.reason !== "Transport") return failure(`the request could not be made (${error.reason})`, false)
   const code = errorCode(error.cause)
   switch (code) {
+    case NetworkPolicy.code:
+      // The network policy refused the address: trying again would only be refused again.
+      return failure(error.description ?? "refused by the network policy", false)
     case "ENOTFOUND":
       return failure(`host not found (${new URL(error.request.url).hostname})`, false)
     case "ECONNREFUSED":

@@ -20,6 +20,7 @@ import * as Stream from "effect/Stream"
 import type { IncomingHttpHeaders } from "node:http"
 import { Agent, type Dispatcher as UndiciDispatcher } from "undici"
 import type * as UndiciHttpClient from "../UndiciHttpClient.js"
+import { redactUrl } from "./redaction.js"
 
 /** @internal */
 export const defaultConnections = 64
@@ -427,11 +428,12 @@ export const makeWithDispatcher = (
         span.attribute(ATTR_HTTP_REQUEST_METHOD, request.method)
         span.attribute(ATTR_SERVER_ADDRESS, url.origin)
         if (url.port !== "") span.attribute(ATTR_SERVER_PORT, +url.port)
-        span.attribute(ATTR_URL_FULL, url.toString())
+        // Query values and userinfo may be credentials: spans show their names only.
+        const shown = url.search === "" && url.username === "" && url.password === "" ? url.href : redactUrl(url)
+        span.attribute(ATTR_URL_FULL, shown)
         span.attribute(ATTR_URL_PATH, url.pathname)
         span.attribute(ATTR_URL_SCHEME, url.protocol.slice(0, -1))
-        const query = url.search.slice(1)
-        if (query !== "") span.attribute(ATTR_URL_QUERY, query)
+        if (url.search !== "") span.attribute(ATTR_URL_QUERY, new URL(shown).search.slice(1))
         const redactedNames = fiber.getFiberRef(Headers.currentRedactedNames)
         const requestHeaders = Headers.redact(request.headers, redactedNames)
         for (const name in requestHeaders) {

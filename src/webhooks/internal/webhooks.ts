@@ -16,6 +16,7 @@ import * as Event from "../../servo/Event.js"
 import * as EventBus from "../../servo/EventBus.js"
 import * as GoDuration from "../../servo/GoDuration.js"
 import * as Delivery from "../Delivery.js"
+import * as Transport from "../Transport.js"
 import * as WebhookConfig from "../WebhookConfig.js"
 import type * as Webhooks from "../Webhooks.js"
 import * as WireContract from "../WireContract.js"
@@ -43,7 +44,18 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
     const registry = options.events ?? CoreEvents.registry
     const capacity = options.outboxCapacity ?? defaults.outboxCapacity
     const drainTimeout = Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
-    const senders = yield* Effect.forEach(webhooks, (webhook) => Delivery.makeSender(webhook, { connector: name }))
+    for (const webhook of webhooks) {
+      if (webhook.tls?.insecureSkipVerify === true) {
+        yield* Effect.logWarning(
+          `webhook ${webhook.name}: tls.insecure_skip_verify is set, so the receiver's certificate is not verified and anyone on the path can read and change its deliveries`
+        ).pipe(Effect.annotateLogs({ connector: name, webhook: webhook.name }))
+      }
+    }
+    // Webhooks with transport settings of their own (TLS, proxy, HTTP/2, network policy) get a
+    // client built for them; the others keep the HttpClient in context.
+    const transports = yield* Transport.make
+    const senders = yield* Effect.forEach(webhooks, (webhook) =>
+      Effect.flatMap(transports.clientFor(webhook), (client) => Delivery.makeSender(webhook, { connector: name, client })))
 
     // Which senders serve which event, worked out once per event name.
     const routes = { before: new Map<string, ReadonlyArray<Delivery.Sender>>(), after: new Map<string, ReadonlyArray<Delivery.Sender>>() }

@@ -1,0 +1,281 @@
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as Arr from "effect/Array"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as crypto from "node:crypto"
+import * as dns from "node:dns"
+import * as net from "node:net"
+import { Agent, buildConnector, type Dispatcher, ProxyAgent } from "undici"
+import type * as NetworkPolicy from "../NetworkPolicy.js"
+import type * as Transport from "../Transport.js"
+import * as UndiciHttpClient from "../UndiciHttpClient.js"
+import type * as WebhookConfig from "../WebhookConfig.js"
+import * as Policy from "./networkPolicy.js"
+import { redactUrl } from "./redaction.js"
+import { redactedHeaderNames } from "./webhookConfig.js"
+
+// ---------------------------------------------------------------------------------------------
+// Name resolution, injectable.
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const systemResolve: Transport.Resolve = (hostname) =>
+  dns.promises.lookup(hostname, { all: true, verbatim: true }).then((entries) => entries.map((entry) => entry.address))
+
+type ResolverTag = Context.Reference<Transport.Resolver, Transport.Resolve>
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const settingsOf = (webhook: WebhookConfig.Webhook): Transport.Settings => ({
+  ...(webhook.tls === undefined ? {} : { tls: webhook.tls }),
+  ...(webhook.proxy === undefined ? {} : { proxy: webhook.proxy }),
+  http2: webhook.http2 === true,
+  ...(webhook.network === undefined || !webhook.network.denyPrivate ? {} : { network: webhook.network })
+})
+
+/** @internal */
+export const isDefault = (settings: Transport.Settings): boolean =>
+  settings.tls === undefined && settings.proxy === undefined && !settings.http2 && settings.network === undefined
+
+/** @internal */
+export const describe = (settings: Transport.Settings): string => {
+  const parts: Array<string> = []
+  if (settings.tls !== undefined) {
+    const tls = [
+      ...(settings.tls.ca === undefined ? [] : ["custom CA"]),
+      ...(settings.tls.cert === undefined ? [] : ["client certificate"]),
+      ...(settings.tls.insecureSkipVerify ? ["NOT VERIFIED"] : [])
+    ]
+    parts.push(`tls: ${tls.length === 0 ? "system CAs" : tls.join(", ")}`)
+  }
+  if (settings.proxy !== undefined) {
+    const from = settings.proxy.source === "config" ? "" : ` (${settings.proxy.source})`
+    parts.push(`proxy: ${redactUrl(Redacted.value(settings.proxy.url))}${from}`)
+  }
+  if (settings.http2) parts.push("http2")
+  if (settings.network !== undefined) parts.push(`network: ${Policy.describe(settings.network)}`)
+  return parts.length === 0 ? "default" : parts.join("; ")
+}
+
+/** Identifies equal settings without keeping any secret in the key: secrets are hashed. */
+const keyOf = (settings: Transport.Settings): string => {
+  const hash = crypto.createHash("sha256")
+  const add = (label: string, value: string | Redacted.Redacted<string> | undefined) => {
+    const text = value === undefined ? "" : Redacted.isRedacted(value) ? Redacted.value(value) : value
+    hash.update(`${label}:${text.length}:`).update(text)
+  }
+  add("ca", settings.tls?.ca)
+  add("cert", settings.tls?.cert)
+  add("key", settings.tls?.key)
+  add("insecure", String(settings.tls?.insecureSkipVerify === true))
+  add("proxy", settings.proxy?.url)
+  add("http2", String(settings.http2))
+  add("network", settings.network === undefined ? undefined : Policy.describe(settings.network))
+  return hash.digest("base64")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The guarded connector: the network policy, checked when a connection opens.
+// ---------------------------------------------------------------------------------------------
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Array<dns.LookupAddress>, family?: number) => void
+
+const notFound = (hostname: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", hostname })
+
+/**
+ * `net.connect`'s `lookup`: resolves with `resolve`, then refuses the connection when any address
+ * the name resolved to is denied, before a packet is sent to any of them.
+ */
+const guardedLookup = (policy: NetworkPolicy.NetworkPolicy, resolve: Transport.Resolve) =>
+(hostname: string, options: { readonly family?: number | string; readonly all?: boolean }, callback: LookupCallback) => {
+  resolve(hostname).then(
+    (addresses) => {
+      const family = options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : options.family
+      const wanted = family === 4 || family === 6 ? addresses.filter((address) => net.isIP(address) === family) : addresses
+      if (wanted.length === 0) return callback(notFound(hostname), "")
+      for (const address of addresses) {
+        const refusal = Policy.check(policy, address, hostname)
+        if (refusal !== undefined) return callback(refusal as unknown as NodeJS.ErrnoException, "")
+      }
+      return options.all === true
+        ? callback(null, wanted.map((address) => ({ address, family: net.isIP(address) })))
+        : callback(null, wanted[0]!, net.isIP(wanted[0]!))
+    },
+    (error: NodeJS.ErrnoException) => callback(error, "")
+  )
+}
+
+const guard = (
+  options: buildConnector.BuildOptions,
+  policy: NetworkPolicy.NetworkPolicy | undefined,
+  resolve: Transport.Resolve
+): buildConnector.connector => {
+  if (policy === undefined) return buildConnector(options)
+  const connect = buildConnector({ ...options, lookup: guardedLookup(policy, resolve) } as buildConnector.BuildOptions)
+  return (target, callback) => {
+    // A literal address (the URL parser has already turned 0x7f.1 and 2130706433 into
+    // 127.0.0.1) is never looked up: check it here.
+    if (net.isIP(target.hostname) !== 0) {
+      const refusal = Policy.check(policy, target.hostname)
+      if (refusal !== undefined) {
+        process.nextTick(callback, refusal, null)
+        return
+      }
+    }
+    connect(target, (error, socket) => {
+      if (error !== null) return callback(error, null)
+      // Belt and braces: the peer the socket really reached.
+      const remote = socket.remoteAddress
+      const refusal = remote === undefined ? undefined : Policy.check(policy, remote, target.hostname)
+      if (refusal !== undefined) {
+        socket.destroy()
+        return callback(refusal, null)
+      }
+      return callback(null, socket)
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatchers
+// ---------------------------------------------------------------------------------------------
+
+const tlsOptions = (tls: WebhookConfig.Tls | undefined) =>
+  tls === undefined ? {} : {
+    ...(tls.ca === undefined ? {} : { ca: Redacted.value(tls.ca) }),
+    ...(tls.cert === undefined ? {} : { cert: Redacted.value(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: Redacted.value(tls.key) }),
+    rejectUnauthorized: !tls.insecureSkipVerify
+  }
+
+const noop = () => {}
+
+/** @internal */
+export const makeDispatcher = (Resolver: ResolverTag) =>
+(settings: Transport.Settings): Effect.Effect<Dispatcher, never, Scope.Scope> =>
+  Effect.flatMap(Resolver, (resolve) =>
+    Effect.acquireRelease(
+      Effect.sync((): Dispatcher => {
+        const h2 = settings.http2 ? { allowH2: true } : {}
+        const base = { connections: UndiciHttpClient.defaultConnections, pipelining: 1, ...h2 }
+        if (settings.proxy !== undefined) {
+          // The proxy opens the connection to the receiver: TLS to the receiver goes in
+          // requestTls, through the tunnel. The proxy's own address is the operator's choice and
+          // is not subject to the network policy (the target is checked before each request).
+          return new ProxyAgent({
+            ...base,
+            uri: Redacted.value(settings.proxy.url),
+            requestTls: { ...tlsOptions(settings.tls), ...h2 }
+          })
+        }
+        // useH2c: prior-knowledge HTTP/2 on plain connections. Agent and Pool drop a bare
+        // `useH2c` option silently; only the connector honours it.
+        const connector = { ...tlsOptions(settings.tls), ...h2, ...(settings.http2 ? { useH2c: true } : {}) }
+        return new Agent({ ...base, connect: guard(connector as buildConnector.BuildOptions, settings.network, resolve) })
+      }),
+      (dispatcher) => Effect.promise(() => dispatcher.destroy().then(noop, noop))
+    ))
+
+// ---------------------------------------------------------------------------------------------
+// Clients per webhook
+// ---------------------------------------------------------------------------------------------
+
+const findRefusal = (cause: unknown): Policy.NetworkPolicyError | undefined => {
+  for (let error = cause, depth = 0; typeof error === "object" && error !== null && depth < 5; depth++) {
+    if (error instanceof Policy.NetworkPolicyError) return error
+    error = "cause" in error ? error.cause : undefined
+  }
+  return undefined
+}
+
+/** A refusal names the webhook it refused. */
+const nameRefusals = (webhook: string) =>
+  HttpClient.transformResponse(Effect.mapError((error: HttpClientError.HttpClientError) => {
+    if (error._tag !== "RequestError") return error
+    const refusal = findRefusal(error.cause)
+    if (refusal === undefined) return error
+    const named = new Policy.NetworkPolicyError({ ...refusal, webhook })
+    return new HttpClientError.RequestError({ request: error.request, reason: "Transport", cause: named, description: named.message })
+  }))
+
+/**
+ * Through a proxy, the proxy resolves and connects: the target is checked before the request
+ * is handed to it (with our resolver; a name the proxy would resolve differently is the
+ * proxy's to police).
+ */
+const preflight = (policy: NetworkPolicy.NetworkPolicy, resolve: Transport.Resolve) =>
+  HttpClient.mapRequestEffect((request) => {
+    const hostname = new URL(request.url).hostname.replace(/^\[(.*)\]$/, "$1")
+    const refuse = (cause: unknown) =>
+      Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause, description: String((cause as Error).message) }))
+    if (net.isIP(hostname) !== 0) {
+      const refusal = Policy.check(policy, hostname)
+      return refusal === undefined ? Effect.succeed(request) : refuse(refusal)
+    }
+    return Effect.tryPromise({ try: () => resolve(hostname), catch: (error) => error }).pipe(
+      Effect.matchEffect({
+        onFailure: refuse,
+        onSuccess: (addresses) => {
+          if (addresses.length === 0) return refuse(notFound(hostname))
+          for (const address of addresses) {
+            const refusal = Policy.check(policy, address, hostname)
+            if (refusal !== undefined) return refuse(refusal)
+          }
+          return Effect.succeed(request)
+        }
+      })
+    )
+  })
+
+/** What `Headers.currentRedactedNames` holds unless changed (platform 0.97). */
+const platformRedactedNames: ReadonlyArray<string> = ["authorization", "cookie", "set-cookie", "x-api-key"]
+
+/** @internal */
+export const make = (Resolver: ResolverTag): Effect.Effect<Transport.Transports, never, Scope.Scope> => Effect.gen(function*() {
+  const scope = yield* Effect.scope
+  const resolve = yield* Resolver
+  const dispatchers = new Map<string, Dispatcher>()
+
+  const dispatcherFor = (settings: Transport.Settings) =>
+    Effect.suspend(() => {
+      const key = keyOf(settings)
+      const found = dispatchers.get(key)
+      if (found !== undefined) return Effect.succeed(found)
+      return makeDispatcher(Resolver)(settings).pipe(
+        Effect.provideService(Resolver, resolve),
+        Scope.extend(scope),
+        Effect.tap((dispatcher) => Effect.sync(() => dispatchers.set(key, dispatcher)))
+      )
+    })
+
+  const clientFor = (webhook: WebhookConfig.Webhook): Effect.Effect<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
+    Effect.gen(function*() {
+      const settings = settingsOf(webhook)
+      let client: HttpClient.HttpClient
+      if (isDefault(settings)) client = yield* HttpClient.HttpClient
+      else {
+        client = UndiciHttpClient.makeWithDispatcher(yield* dispatcherFor(settings))
+        if (settings.network !== undefined) {
+          if (settings.proxy !== undefined) client = client.pipe(preflight(settings.network, resolve))
+          client = client.pipe(nameRefusals(webhook.name))
+        }
+      }
+      // Secret headers are redacted in the client's spans, as authorization and cookie are.
+      const names = redactedHeaderNames(webhook)
+      const configured = webhook.headers.map((header) => header.name.toLowerCase())
+      if (names.some((name) => configured.includes(name) && !platformRedactedNames.includes(name))) {
+        client = client.pipe(HttpClient.transformResponse(Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(names))))
+      }
+      return client
+    })
+
+  return { clientFor, dispatchers: () => dispatchers.size } satisfies Transport.Transports
+})
