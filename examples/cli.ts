@@ -1,11 +1,10 @@
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Servo, Simulator, Webhooks, WebhooksCommand } from "servo-webhooks"
+import { Servo, Simulator, UndiciHttpClient, Webhooks, WebhooksCommand } from "servo-webhooks"
 
 // The connectors your servo.yaml may configure (add your own), and a command of your own.
 const assembly = Servo.assembly([Simulator.connector, Webhooks.connector])
@@ -20,6 +19,6 @@ cli(process.argv).pipe(
   // A CliError's message is written for the terminal; @effect/cli printed parse errors already.
   Effect.catchTag("CliError", (error) =>
     Effect.zipRight(Console.error(`error: ${error.message}`), Effect.sync(() => void (process.exitCode = 1)))),
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )

@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/examples/requests.js
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -50,7 +50,7 @@ await Effect.gen(function*() {
   Effect.provide(
     Layer.mergeAll(Webhooks.layer(configs), Simulator.layer({ seed: 1, noise: 0.05, demand: 1000 })).pipe(
       Layer.provideMerge(EventBus.layer),
-      Layer.provide(NodeHttpClient.layerUndici)
+      Layer.provide(UndiciHttpClient.layer)
     )
   ),
   Effect.runPromise

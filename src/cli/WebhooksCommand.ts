@@ -11,7 +11,7 @@
  *   Command.withSubcommands([WebhooksCommand.make({ assembly }), ...myCommands]))
  *
  * Command.run(servo, { name: "servo", version })(process.argv).pipe(
- *   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+ *   Effect.provide(Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)),
  *   NodeRuntime.runMain)
  * ```
  *

@@ -3,7 +3,7 @@
  * commands that send (`trigger`, `run`) import this module, when they start.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Layer from "effect/Layer"
+import * as UndiciHttpClient from "../../webhooks/UndiciHttpClient.js"
 
-export const layer: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
+export const layer: Layer.Layer<HttpClient.HttpClient> = UndiciHttpClient.layer
