@@ -240,12 +240,11 @@ export const makeSender = (
   options: { readonly connector?: string; readonly client?: HttpClient.HttpClient } = {}
 ) =>
   Effect.gen(function*() {
+    const client = options.client ?? (yield* HttpClient.HttpClient)
     // Our span covers the delivery; the client's own span (and the trace headers it would add)
-    // only when the webhook opts into trace propagation.
-    const client = (options.client ?? (yield* HttpClient.HttpClient)).pipe(
-      HttpClient.withTracerPropagation(webhook.tracePropagation),
-      HttpClient.withTracerDisabledWhen(() => !webhook.tracePropagation)
-    )
+    // only when the webhook opts into trace propagation. Set once per delivery, as fiber refs:
+    // the client combinators that do the same cost a wrapper per request.
+    const tracingDisabled = () => !webhook.tracePropagation
     const headers = staticHeaders(webhook)
     const requestTimeout = Duration.toMillis(webhook.requestTimeout)
     const tags = { connector: options.connector ?? "webhooks", webhook: webhook.name }
@@ -334,6 +333,8 @@ export const makeSender = (
         }
         return outcome
       }).pipe(
+        Effect.locally(HttpClient.currentTracerPropagation, webhook.tracePropagation),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, tracingDisabled),
         Effect.withSpan("Webhooks.deliver", {
           kind: "producer",
           captureStackTrace: false,

@@ -68,11 +68,17 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       return found
     }
 
-    const outbox = (tags: Record<string, string>) => (webhook: string) =>
-      Metrics.tagged(Metrics.outboxTotal, { connector: name, webhook, ...tags })
-    const enqueuedMetric = outbox({ outcome: "enqueued" })
-    const overflowedMetric = outbox({ outcome: "overflowed" })
-    const abandonedMetric = outbox({ outcome: "abandoned" })
+    // The outbox's counters, one set per webhook, made once.
+    const outboxMetrics = new Map(webhooks.map((webhook) => {
+      const tags = (outcome: string) => ({ connector: name, webhook: webhook.name, outcome })
+      return [webhook.name, {
+        enqueued: Metrics.tagged(Metrics.outboxTotal, tags("enqueued")),
+        overflowed: Metrics.tagged(Metrics.outboxTotal, tags("overflowed")),
+        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned"))
+      }] as const
+    }))
+    const outboxMetric = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned") =>
+      outboxMetrics.get(webhook)![outcome]
 
     // -------------------------------------------------------------------------------------------
     // The outbox: a bounded queue, a fixed pool of workers, a drain at shutdown.
@@ -130,15 +136,15 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       Effect.suspend(() => {
         const webhook = job.sender.webhook.name
         if (!accepting) {
-          return Metric.increment(abandonedMetric(webhook)).pipe(
+          return Metric.increment(outboxMetric(webhook, "abandoned")).pipe(
             Effect.zipRight(Effect.logWarning(`shutting down: ${job.message.event} delivery to ${webhook} abandoned`))
           )
         }
         if (!queue.unsafeOffer(job)) {
-          return Metric.increment(overflowedMetric(webhook)).pipe(Effect.zipRight(reportOverflow))
+          return Metric.increment(outboxMetric(webhook, "overflowed")).pipe(Effect.zipRight(reportOverflow))
         }
         pending++
-        return Metric.increment(enqueuedMetric(webhook))
+        return Metric.increment(outboxMetric(webhook, "enqueued"))
       })
 
     const drain = Effect.gen(function*() {
@@ -159,7 +165,7 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
         const webhook = job.sender.webhook.name
         perWebhook.set(webhook, (perWebhook.get(webhook) ?? 0) + 1)
       }
-      for (const [webhook, count] of perWebhook) yield* Metric.incrementBy(abandonedMetric(webhook), count)
+      for (const [webhook, count] of perWebhook) yield* Metric.incrementBy(outboxMetric(webhook, "abandoned"), count)
       pending -= abandoned.length
       yield* Effect.logWarning(
         `shutdown: ${abandoned.length} after deliver${abandoned.length === 1 ? "y" : "ies"} abandoned after the ${
