@@ -472,7 +472,7 @@ describe("servo webhooks listen", () => {
       const deliveries = listening.output.stdout.slice(3)
       expect(deliveries).toHaveLength(3)
       expect(deliveries[0]).toMatch(
-        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
+        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified \(v1\) {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
       )
       expect(deliveries[1]).toMatch(/^\S+ {2}after:measure {2}msg_[\w-]{22} {2}unsigned {2}→ 204 {2}\{"parameters":.*"results":/)
       expect(deliveries[2]).toMatch(/^\S+ {2}after:adjust {2}msg_[\w-]{22} {2}INVALID \(no_matching_signature: .*\) {2}→ 204 /)
