@@ -38,7 +38,7 @@ describe("servo: help, version, completions, unknown commands", () => {
           "run [--cycles N]"
         ]
       ) expect(help).toContain(`\n  ${command}  `)
-      expect(help).toContain("Every command takes --config FILE (default ./servo.yaml) and --help.")
+      expect(help).toContain("Every command takes --help, and all but keys take --config FILE (default ./servo.yaml).")
       for (const line of help.split("\n")) expect(line.length).toBeLessThan(100)
       // `servo` alone and `-h` say the same.
       expect(text((yield* servo()).stdout)).toBe(help)
@@ -55,7 +55,7 @@ describe("servo: help, version, completions, unknown commands", () => {
       const listen = yield* servo("webhooks", "listen", "--help")
       expect(listen.code).toBe(0)
       const help = text(listen.stdout)
-      for (const option of ["--port N", "--host ADDRESS", "--secret whsec_...", "--cancel REASON", "--events SELECTOR", "--config FILE"]) {
+      for (const option of ["--port N", "--host ADDRESS", "--secret whsec_...", "--public-key whpk_...", "--cancel REASON", "--events SELECTOR", "--config FILE"]) {
         expect(help).toContain(option)
       }
       expect(help).toContain("The port to listen on (default: 8787)")

@@ -457,7 +457,7 @@ describe("servo webhooks listen", () => {
       const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
       expect(listening.output.stdout.slice(0, 3)).toEqual([
         `listening on ${url} (Ctrl-C to stop)`,
-        "  signatures: verified with --secret",
+        "  signatures: verified with 1 whsec_ secret (v1)",
         "  answers:    cancels before:* with \"not during the sale\", 204 otherwise"
       ])
 
@@ -529,6 +529,117 @@ describe("servo webhooks listen", () => {
         ]
       })
     }).pipe(Effect.scoped))
+})
+
+describe("servo webhooks keys", () => {
+  const table = (ran: Ran) => ran.stdout.join("\n").split("\n").map(cells)
+
+  it.live("prints a fresh whsec_ secret, labelled, and how servo.yaml refers to it; no config file needed", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("webhooks", "keys")
+      expect(ran.code).toBe(0)
+      expect(ran.stderr).toEqual([])
+      const rows = table(ran)
+      expect(rows.map((row) => row[0])).toEqual(["secret", "servo.yaml"])
+      expect(rows[1]).toEqual(["servo.yaml", "secret: { env: SERVO_WEBHOOK_SECRET }", "# receivers verify with the same secret"])
+      // A usable key: it signs, and a receiver holding it verifies.
+      const printed = rows[0]![1]!
+      const secretKey = Either.getOrThrow(Signature.parseSecret(printed))
+      const message = { id: "msg_1", timestamp: Math.floor(Date.now() / 1000), body: new TextEncoder().encode("{}") }
+      const headers = Signature.signHeaders([secretKey], message)
+      expect(Either.getOrThrow(Signature.verify([secretKey], { headers, body: message.body })).scheme).toBe("v1")
+      // Fresh each time.
+      expect(table(yield* servo("webhooks", "keys"))[0]![1]).not.toBe(printed)
+    }))
+
+  it.live("--ed25519: a whsk_ signing key and its whpk_ public key, labelled, and the servo.yaml line", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("webhooks", "keys", "--ed25519")
+      expect(ran.code).toBe(0)
+      expect(ran.stderr).toEqual([])
+      const rows = table(ran)
+      expect(rows.map((row) => row[0])).toEqual(["signing key", "public key", "servo.yaml"])
+      expect(rows[2]).toEqual([
+        "servo.yaml",
+        "signing_key: { env: SERVO_WEBHOOK_SIGNING_KEY }",
+        "# receivers verify with the public key"
+      ])
+      const signingKey = Either.getOrThrow(Signature.parsePrivateKey(rows[0]![1]!))
+      const publicKey = Either.getOrThrow(Signature.parsePublicKey(rows[1]![1]!))
+      // The pair belongs together: what the signing key signs, the public key verifies (v1a).
+      expect(signingKey.publicKey.encoded).toBe(rows[1]![1])
+      const message = { id: "msg_2", timestamp: Math.floor(Date.now() / 1000), body: new TextEncoder().encode("{}") }
+      const headers = Signature.signHeaders([signingKey], message)
+      expect(headers["webhook-signature"]).toMatch(/^v1a,/)
+      expect(Either.getOrThrow(Signature.verify([publicKey], { headers, body: message.body })).scheme).toBe("v1a")
+    }))
+})
+
+describe("servo webhooks listen: Ed25519 and several keys", () => {
+  const pairA = Signature.generateKeyPair()
+  const pairB = Signature.generateKeyPair()
+  const stranger = Signature.generateKeyPair()
+  const keySecrets = [pairA.signingKey, pairB.signingKey, stranger.signingKey].map((key) => key.slice(5))
+
+  it.live("--public-key verifies v1a, --secret v1, several of each; each delivery says which, or INVALID, or unsigned", () =>
+    Effect.gen(function*() {
+      const listening = yield* servoFork(
+        "webhooks", "listen", "--port", "0",
+        "--secret", otherSecret, "--secret", secret,
+        "--public-key", pairA.publicKey, "--public-key", pairB.publicKey
+      )
+      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
+      expect(listening.output.stdout[1]).toBe("  signatures: verified with 2 whsec_ secrets (v1) and 2 whpk_ public keys (v1a)")
+      const config = writeConfig(`
+webhooks:
+  - { name: ed, event: before:adjust, target: "${url}ed", signing_key: ${pairB.signingKey}, backoff: false }
+  - { name: rotating, event: after:measure, target: "${url}hmac", secret: [whsec_c3RhbGUgc2VjcmV0LCBhdCBsZWFzdCAyNCBieXRlcw==, ${secret}] }
+  - { name: stranger, event: after:adjust, target: "${url}stranger", signing_key: ${stranger.signingKey} }
+  - { name: plain, event: after:describe, target: "${url}plain" }
+`)
+      const runs: Array<Ran> = []
+      for (const event of ["before:adjust", "after:measure", "after:adjust", "after:describe"]) {
+        const ran = yield* servo("webhooks", "trigger", event, "--config", config)
+        expect(ran.code).toBe(0)
+        runs.push(ran)
+        yield* waitForLine(listening.output.stdout, new RegExp(`  ${event}  `))
+      }
+      const deliveries = listening.output.stdout.slice(3)
+      expect(deliveries.map((line) => line.split("  ").slice(1, 4).filter((_, i) => i !== 1))).toEqual([
+        ["before:adjust", "verified (v1a)"],
+        ["after:measure", "verified (v1)"],
+        ["after:adjust", expect.stringMatching(/^INVALID \(no_matching_signature: .*1 v1a.*2 whsec_ secrets, 2 whpk_ public keys\)\)$/)],
+        ["after:describe", "unsigned"]
+      ])
+      yield* Fiber.interrupt(listening.fiber)
+      expect(listening.output.stdout.at(-1)).toBe(
+        "stopped: 4 deliveries received (2 verified, 1 invalid, 1 unsigned, 0 unchecked), 0 cancelled"
+      )
+      const all = text([...listening.output.stdout, ...listening.output.stderr, ...runs.flatMap((r) => [...r.stdout, ...r.stderr])])
+      for (const value of [...secrets, ...keySecrets]) expect(all).not.toContain(value)
+    }))
+
+  it.live("a key given to the wrong option: one line with a hint, exit 1, the key never echoed", () =>
+    Effect.gen(function*() {
+      const signingKey = yield* servo("webhooks", "listen", "--port", "0", "--public-key", pairA.signingKey)
+      expect(signingKey).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [
+          "error: --public-key: invalid webhook key: expected whpk_ but this is a whsk_ signing key; a signing key stays with the servo: give its whpk_ public key (servo webhooks keys --ed25519 prints both)"
+        ]
+      })
+      const publicAsSecret = yield* servo("webhooks", "listen", "--port", "0", "--secret", pairA.publicKey)
+      expect(publicAsSecret).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --secret: invalid webhook key: expected whsec_ but this is a whpk_ public key; give a whpk_ public key with --public-key"]
+      })
+      const bad = yield* servo("webhooks", "listen", "--port", "0", "--public-key", "whpk_AAAA")
+      expect(bad.code).toBe(1)
+      expect(bad.stderr[0]).toMatch(/^error: --public-key: invalid webhook key: expected whpk_ followed by base64 of 32 bytes/)
+      expect(text([...signingKey.stderr, ...publicAsSecret.stderr])).not.toContain(keySecrets[0])
+    }))
 })
 
 describe("the config-only assembly the webhooks commands read with", () => {

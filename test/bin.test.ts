@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
-import { removeTempDirs, runServo, spawnServo, tempDir, writeConfig } from "./support/cli.js"
+import { removeTempDirs, runServo, spawnServo, spawnServoScoped, tempDir, writeConfig } from "./support/cli.js"
 import { closedPort, gate, receiver as testReceiver } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
@@ -145,6 +145,35 @@ webhooks:
       expect(measureReceiver.requests).toHaveLength(1)
       expect(measureReceiver.requests[0]!.json.event).toBe("after:measure")
       expectNoTrace(child.stdout() + child.stderr())
+    }).pipe(Effect.scoped))
+
+  it.live("keys --ed25519, a signing_key from it, and listen --public-key verifying the deliveries (v1a)", () =>
+    Effect.gen(function*() {
+      const keys = yield* run(["webhooks", "keys", "--ed25519"])
+      expect(keys.code).toBe(0)
+      const signingKey = /^signing key {2}(whsk_\S+)$/m.exec(keys.stdout)![1]!
+      const publicKey = /^public key {3}(whpk_\S+)$/m.exec(keys.stdout)![1]!
+
+      const listener = yield* spawnServoScoped(["webhooks", "listen", "--port", "0", "--public-key", publicKey])
+      const [, url] = yield* Effect.promise(() => listener.waitFor(/^listening on (\S+) /m))
+      const config = writeConfig(`
+webhooks:
+  - { name: signed, event: before:adjust, target: "${url}", signing_key: { env: SERVO_BIN_SIGNING_KEY }, backoff: false }
+`)
+      const env = { SERVO_BIN_SIGNING_KEY: signingKey }
+      const sent = yield* run(["webhooks", "trigger", "before:adjust", "--config", config], { env })
+      expect(sent.code).toBe(0)
+      yield* Effect.promise(() => listener.waitFor(/ before:adjust {2}msg_\S+ {2}verified \(v1a\) {2}→ 204 /))
+
+      listener.process.kill("SIGINT")
+      expect(yield* Effect.promise(() => listener.exited)).toBe(0)
+      expect(listener.stdout().trimEnd().split("\n").at(-1)).toBe(
+        "stopped: 1 delivery received (1 verified, 0 invalid, 0 unsigned, 0 unchecked), 0 cancelled"
+      )
+      // The signing key went from keys' output to the environment, and nowhere else.
+      for (const output of [listener.stdout(), listener.stderr(), sent.stdout, sent.stderr]) {
+        expect(output).not.toContain(signingKey.slice(5))
+      }
     }).pipe(Effect.scoped))
 
   it.live("generate, then validate: the round trip, and the refusal to overwrite", () =>
