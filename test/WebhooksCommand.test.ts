@@ -21,14 +21,38 @@ const bearer = "tok-SECRET-9f3a"
 const password = "pw-SECRET-7777"
 const queryToken = "qs-SECRET-4242"
 const headerValue = "hdr-SECRET-5151"
-const secrets = [secret, secret.slice(6), otherSecret.slice(6), bearer, password, queryToken, headerValue]
+const secretHeader = "hdr2-SECRET-1212"
+const signingKey = Signature.generateKeyPair().signingKey
+const tlsCert = "tls-cert-SECRET-7070"
+const tlsKey = "tls-key-SECRET-8080"
+const proxyUrl = "http://proxyuser:proxy-SECRET-6060@proxy.internal:3128"
+const pairPublicKey = Signature.generateKeyPair().publicKey
+const secrets = [
+  secret,
+  secret.slice(6),
+  otherSecret.slice(6),
+  bearer,
+  password,
+  queryToken,
+  headerValue,
+  secretHeader,
+  signingKey.slice(5),
+  tlsCert,
+  tlsKey,
+  "proxy-SECRET-6060"
+]
 
 const passwordVariable = "SERVO_TEST_CLI_PASSWORD"
+// A proxy in the CI environment would show up in listings (and carry https deliveries): none here.
+const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"]
+const savedProxies = new Map(proxyVariables.map((name) => [name, process.env[name]]))
 beforeAll(() => {
   process.env[passwordVariable] = password
+  for (const name of proxyVariables) delete process.env[name]
 })
 afterAll(() => {
   delete process.env[passwordVariable]
+  for (const [name, value] of savedProxies) if (value !== undefined) process.env[name] = value
   removeTempDirs()
 })
 
@@ -77,7 +101,7 @@ describe("servo webhooks list", () => {
       expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF"])
       expect(rows.map(cells)).toEqual([
         ["measure_hook", "after:measure", "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED", "bearer", "no", "3 retries, 5m"],
-        ["approve", "before:adjust,before:measure", "http://127.0.0.1:9/approve", "basic", "yes", "off"],
+        ["approve", "before:adjust,before:measure", "http://127.0.0.1:9/approve", "basic", "v1", "off"],
         ["quiet", "after:adjust", "https://example.invalid/hook#REDACTED", "none", "no", "1 retry, 30s"]
       ])
       expectNoSecrets(ran)
@@ -99,10 +123,12 @@ describe("servo webhooks list", () => {
           target: "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED",
           auth: "bearer",
           signed: false,
+          signatures: [],
           backoff: { retries: 3, timeout: "5m" },
           request_timeout: "10s",
           on_failure: "ignore",
-          headers: ["x-api-key"]
+          headers: ["x-api-key"],
+          transport: { tls: null, proxy: null, http2: null, network: null }
         },
         {
           name: "approve",
@@ -110,10 +136,12 @@ describe("servo webhooks list", () => {
           target: "http://127.0.0.1:9/approve",
           auth: "basic",
           signed: true,
+          signatures: ["v1"],
           backoff: false,
           request_timeout: "2s",
           on_failure: "ignore",
-          headers: []
+          headers: [],
+          transport: { tls: null, proxy: null, http2: null, network: null }
         },
         {
           name: "quiet",
@@ -121,13 +149,120 @@ describe("servo webhooks list", () => {
           target: "https://example.invalid/hook#REDACTED",
           auth: "none",
           signed: false,
+          signatures: [],
           backoff: { retries: 1, timeout: "30s" },
           request_timeout: "10s",
           on_failure: "ignore",
-          headers: []
+          headers: [],
+          transport: { tls: null, proxy: null, http2: null, network: null }
         }
       ])
       expectNoSecrets(ran)
+    }))
+
+  it.live("the security fields: SIGNED per key (rotation, v1a), TRANSPORT, the mapping form; no secret of any kind printed", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+webhooks:
+  network: { deny_private: true, allow: [10.20.0.0/16] }
+  hooks:
+    - name: rotating
+      event: after:measure
+      target: https://hooks.example.com/m?token=${queryToken}
+      secret: [${secret}, { env: SERVO_TEST_CLI_UNSET }]
+      headers:
+        - { name: x-api-token, value: ${secretHeader}, secret: true }
+        - { name: x-team, value: perf }
+    - name: ed
+      event: before:adjust
+      target: https://hooks.example.com/ed
+      signing_key: ${signingKey}
+      backoff: false
+      tls: { insecure_skip_verify: true }
+    - name: both
+      event: after:adjust
+      target: https://hooks.example.com/both
+      secret: { env: SERVO_TEST_CLI_UNSET }
+      signing_key: [{ env: SERVO_TEST_CLI_UNSET }, { file: /nonexistent/key }]
+      tls: { ca: { file: /nonexistent/ca.pem }, cert: ${tlsCert}, key: ${tlsKey} }
+      proxy: ${proxyUrl}
+      http2: true
+    - name: plain
+      event: after:describe
+      target: http://127.0.0.1:9/plain
+      network: { deny_private: false }
+      http2: true
+`)
+      const ran = yield* servo("webhooks", "list", "--config", config)
+      expect(ran.code).toBe(0)
+      const [header, ...rows] = ran.stdout[0]!.split("\n")
+      expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF", "TRANSPORT"])
+      expect(rows.map((row) => [cells(row)[0], cells(row)[2], ...cells(row).slice(4)])).toEqual([
+        ["rotating", "https://hooks.example.com/m?token=REDACTED", "v1 ×2", "3 retries, 5m", "guarded"],
+        ["ed", "https://hooks.example.com/ed", "v1a", "off", "insecure,guarded"],
+        ["both", "https://hooks.example.com/both", "v1+v1a ×2", "3 retries, 5m", "mtls,ca,proxy,h2,guarded"],
+        // Its own network (guard off) replaces the section's.
+        ["plain", "http://127.0.0.1:9/plain", "no", "3 retries, 5m", "h2c"]
+      ])
+
+      const json = yield* servo("webhooks", "list", "--json", "--config", config)
+      const listed = JSON.parse(text(json.stdout))
+      expect(listed.map((w: any) => [w.name, w.signed, w.signatures])).toEqual([
+        ["rotating", true, ["v1", "v1"]],
+        ["ed", true, ["v1a"]],
+        ["both", true, ["v1", "v1a", "v1a"]],
+        ["plain", false, []]
+      ])
+      expect(listed[0].headers).toEqual(["x-api-token", "x-team"])
+      expect(listed.map((w: any) => w.transport)).toEqual([
+        { tls: null, proxy: null, http2: null, network: { deny_private: true, allow: ["10.20.0.0/16"] } },
+        {
+          tls: { custom_ca: false, client_certificate: false, verify: false },
+          proxy: null,
+          http2: null,
+          network: { deny_private: true, allow: ["10.20.0.0/16"] }
+        },
+        {
+          tls: { custom_ca: true, client_certificate: true, verify: true },
+          proxy: "config",
+          http2: "h2",
+          network: { deny_private: true, allow: ["10.20.0.0/16"] }
+        },
+        { tls: null, proxy: null, http2: "h2c", network: null }
+      ])
+      expectNoSecrets(ran, json)
+      const all = text([...ran.stdout, ...json.stdout])
+      for (const value of [secretHeader, signingKey.slice(5), tlsCert, tlsKey, "proxy-SECRET", "proxyuser"]) {
+        expect(all).not.toContain(value)
+      }
+    }))
+
+  it.live("a proxy from the environment is listed by its variable's name, never its URL; NO_PROXY and loopback are not proxied", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+webhooks:
+  - { name: out, event: after:measure, target: "https://hooks.example.com/a" }
+  - { name: exempt, event: after:measure, target: "https://internal.example.org/b" }
+  - { name: local, event: after:measure, target: "http://127.0.0.1:9/c" }
+  - { name: opted_out, event: after:measure, target: "https://hooks.example.com/d", proxy: false }
+`)
+      process.env["HTTPS_PROXY"] = proxyUrl
+      process.env["HTTP_PROXY"] = proxyUrl
+      process.env["NO_PROXY"] = "example.org"
+      const ran = yield* servo("webhooks", "list", "--config", config).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]) delete process.env[name]
+        }))
+      )
+      expect(ran.code).toBe(0)
+      expect(ran.stdout[0]!.split("\n").slice(1).map((row) => [cells(row)[0], cells(row).at(-1)])).toEqual([
+        ["out", "proxy:HTTPS_PROXY"],
+        ["exempt", "-"],
+        ["local", "-"],
+        ["opted_out", "-"]
+      ])
+      expect(text(ran.stdout)).not.toContain("proxy-SECRET")
+      expect(text(ran.stdout)).not.toContain("proxy.internal")
     }))
 
   it.live("a config without webhooks lists none; a missing file is one line and exit 1", () =>
@@ -434,6 +569,56 @@ webhooks:
       expect(lines[4]).toMatch(/^ {2}- webhooks\[2\]\.secret: .*whsec_/)
       expect(lines[4]).not.toContain("not-a-whsec-key")
       expect(lines[5]).toBe(`  - webhooks[3].authentication.bearer_token: cannot read file ${dir}/absent-token: no such file`)
+    }))
+
+  it.live("the security fields, in the mapping form: decoding problems, then every key, header, TLS and proxy problem, with paths", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const config = writeConfig(`
+webhooks:
+  network: { deny_private: true }
+  hooks:
+    - name: broken
+      event: on:measure
+      target: http://127.0.0.1:9/
+    - name: keys
+      event: after:measure
+      target: https://hooks.example.com/x
+      secret: [{ env: SERVO_TEST_CLI_UNSET }, ${pairPublicKey}]
+      signing_key: ${secret}
+      headers:
+        - { name: x-api-token, value: { env: SERVO_TEST_CLI_UNSET_TOKEN }, secret: true }
+      proxy: ${proxyUrl.replace("http://", "socks5://")}
+      tls: { ca: { file: ${dir}/ca.pem } }
+    - name: transport
+      event: after:adjust
+      target: https://hooks.example.com/y
+      network: { deny_private: true, allow: [10.0.0.0/33] }
+      tls: { cert: { file: ${dir}/client.pem } }
+    - name: plain_tls
+      event: after:describe
+      target: http://127.0.0.1:9/
+      tls: { insecure_skip_verify: true }
+`)
+      const ran = yield* servo("webhooks", "validate", "--config", config)
+      expect(ran.code).toBe(1)
+      expect(ran.stdout).toEqual([])
+      expect(ran.stderr.join("\n").split("\n")).toEqual([
+        `error: ${config}: 10 problems`,
+        "  - webhooks.hooks[0].event: webhooks run before or after an event, not on it (an on webhook would be a handler, not a callback); use before:measure or after:measure",
+        "  - webhooks.hooks[2].tls: cert and key go together (a client certificate for mTLS): set both or neither",
+        "  - webhooks.hooks[2].network.allow[0]: \"10.0.0.0/33\": the prefix length must be 0 to 32",
+        // A check across a hook's fields, which only that hook decoded on its own reaches.
+        "  - webhooks.hooks[3].tls: applies to https targets; this target is http:",
+        // The secrets of the hook that decodes are still checked, at their place in the file.
+        "  - webhooks.hooks[1].headers[0].value: environment variable SERVO_TEST_CLI_UNSET_TOKEN is not set",
+        "  - webhooks.hooks[1].secret[0]: environment variable SERVO_TEST_CLI_UNSET is not set",
+        "  - webhooks.hooks[1].secret[1]: invalid webhook key: expected whsec_ but this is a whpk_ public key",
+        "  - webhooks.hooks[1].signing_key: invalid webhook key: expected whsk_ but this is a whsec_ secret",
+        `  - webhooks.hooks[1].tls.ca: cannot read file ${dir}/ca.pem: no such file`,
+        "  - webhooks.hooks[1].proxy: expected an http: or https: proxy URL, got a socks5: URL"
+      ])
+      expectNoSecrets(ran)
     }))
 
   it.live("a missing file: one line, exit 1", () =>

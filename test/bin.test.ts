@@ -48,7 +48,7 @@ webhooks:
       expect(table.stdout.split("\n")).toEqual([
         "NAME          EVENTS         TARGET                                  AUTH    SIGNED  BACKOFF",
         "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      3 retries, 5m",
-        "approve       before:adjust  http://127.0.0.1:9/approve              none    yes     off",
+        "approve       before:adjust  http://127.0.0.1:9/approve              none    v1      off",
         ""
       ])
       expect(table.stdout).not.toContain(token)
@@ -161,6 +161,8 @@ webhooks:
   - { name: signed, event: before:adjust, target: "${url}", signing_key: { env: SERVO_BIN_SIGNING_KEY }, backoff: false }
 `)
       const env = { SERVO_BIN_SIGNING_KEY: signingKey }
+      const list = yield* run(["webhooks", "list", "--config", config], { env })
+      expect(list.stdout.split("\n")[1]).toMatch(/^signed\s+before:adjust\s+\S+\s+none\s+v1a\s+off$/)
       const sent = yield* run(["webhooks", "trigger", "before:adjust", "--config", config], { env })
       expect(sent.code).toBe(0)
       yield* Effect.promise(() => listener.waitFor(/ before:adjust {2}msg_\S+ {2}verified \(v1a\) {2}→ 204 /))
@@ -171,7 +173,7 @@ webhooks:
         "stopped: 1 delivery received (1 verified, 0 invalid, 0 unsigned, 0 unchecked), 0 cancelled"
       )
       // The signing key went from keys' output to the environment, and nowhere else.
-      for (const output of [listener.stdout(), listener.stderr(), sent.stdout, sent.stderr]) {
+      for (const output of [listener.stdout(), listener.stderr(), list.stdout, list.stderr, sent.stdout, sent.stderr]) {
         expect(output).not.toContain(signingKey.slice(5))
       }
     }).pipe(Effect.scoped))

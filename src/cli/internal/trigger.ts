@@ -14,7 +14,7 @@ import { InvalidConfig } from "../../servo/ConfigError.js"
 import * as Event from "../../servo/Event.js"
 import * as Servo from "../../servo/Servo.js"
 import * as Delivery from "../../webhooks/Delivery.js"
-import type * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 import * as WireContract from "../../webhooks/WireContract.js"
 import { CliError, fromInvalidConfig } from "../CliError.js"
 import { type Assembly, failWith, load, resolveAt, section, webhooksOf } from "./config.js"
@@ -39,7 +39,7 @@ const urlWebhook = (assembly: Assembly, url: string, selector: string, secret: O
     const config = webhooksOf(decoded)[0]!
     return yield* resolveAt(config, 0, "the command line").pipe(
       Effect.mapError((error) => new CliError({ message: error.issues.map((issue) => `--secret: ${issue.message}`).join("; ") })),
-      Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: Format.redactUrl(url) }))
+      Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: WebhookConfig.redactTarget(url) }))
     )
   })
 
