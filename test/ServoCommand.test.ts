@@ -198,7 +198,7 @@ webhooks:
       }
     }).pipe(Effect.scoped))
 
-  it.live("a secret that cannot be read stops it before the first cycle: one line, exit 1", () =>
+  it.live("a secret that cannot be read, or a bad option, stops it before the first cycle: one line, exit 1", () =>
     Effect.gen(function*() {
       const config = writeConfig(`
 simulator: {}
@@ -213,6 +213,13 @@ webhooks:
       expect(yield* servo("run", "--cycles", "0", "--config", config)).toMatchObject({
         code: 1,
         stderr: ["error: --cycles must be 1 or more"]
+      })
+      expect(yield* servo("run", "--drain-timeout", "soon", "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [
+          "error: --drain-timeout: expected a duration such as 500ms, 10s, 5m or 2h45m (units ns, us, ms, s, m, h), got \"soon\""
+        ]
       })
     }))
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import { removeTempDirs, runServo, spawnServo, spawnServoScoped, tempDir, writeConfig } from "./support/cli.js"
-import { closedPort, gate, receiver as testReceiver } from "./support/receiver.js"
+import { closedPort, gate, never, ok, receiver as testReceiver, sequence } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -146,6 +146,99 @@ webhooks:
       expect(measureReceiver.requests[0]!.json.event).toBe("after:measure")
       expectNoTrace(child.stdout() + child.stderr())
     }).pipe(Effect.scoped))
+
+  describe("SIGTERM with 500 after deliveries pending", () => {
+    // 125 after webhooks on describe and measure: 250 deliveries a cycle. The after receiver holds
+    // every answer, and the before:adjust webhook answers the first adjustment and holds the
+    // second, so the run stops in cycle 2 with exactly 500 deliveries handed to the outbox, none
+    // answered: 16 in flight (the workers), 484 waiting.
+    const hooks = 125
+    const pendingRun = (options: { readonly answer: (index: number) => boolean; readonly args?: ReadonlyArray<string> }) =>
+      Effect.gen(function*() {
+        const afters = gate((request, response, index) => {
+          if (options.answer(Number(/\/h(\d+)$/.exec(request.path)![1]))) ok(request, response, index)
+          // else: never answered
+        })
+        const afterReceiver = yield* testReceiver(afters.responder)
+        const approveReceiver = yield* testReceiver(sequence(ok, never))
+        const config = writeConfig([
+          "simulator: { seed: 5 }",
+          "webhooks:",
+          `  - { name: gate, event: before:adjust, target: "${approveReceiver.url}", backoff: false, request_timeout: 1m }`,
+          ...Array.from({ length: hooks }, (_, i) =>
+            `  - { name: h${i}, events: [after:describe, after:measure], target: "${afterReceiver.url}/h${i}", backoff: false, request_timeout: 1m }`)
+        ].join("\n") + "\n")
+        const child = yield* spawnServoScoped(["run", "--cycles", "50", "--config", config, ...(options.args ?? [])])
+
+        // The run's own count after cycle 1, then cycle 2 blocked in its adjustment.
+        yield* Effect.promise(() =>
+          child.waitFor(/^ {2}webhooks {2}before 1 delivered, 0 cancelled, 0 failed · after 0 delivered, 0 failed, 250 pending$/m)
+        )
+        yield* approveReceiver.waitFor(2)
+        yield* afterReceiver.waitFor(16)
+        expect(afters.held()).toBe(16)
+
+        child.process.kill("SIGTERM")
+        // The connector's count when the drain starts: every one of the 500 is still pending.
+        const [draining] = yield* Effect.promise(() => child.waitFor(/^info: draining \d+ after deliveries .*$/m))
+        afters.open()
+        const code = yield* Effect.promise(() => child.exited)
+        const summary = /^webhooks: before 1 delivered, 0 cancelled, 0 failed · after (\d+) delivered, 0 failed, 0 cancelled, (\d+) abandoned, 0 overflowed$/m
+          .exec(child.stdout())
+        // No delivery reached the receiver twice.
+        const ids = afterReceiver.requests.map((request) => request.headers["webhook-id"])
+        expect(new Set(ids).size).toBe(ids.length)
+        expectNoTrace(child.stdout() + child.stderr())
+        return { child, code, draining, summary, afterReceiver }
+      })
+
+    it.live("all delivered within the drain deadline: the receiver gets each of the 500 once, exit 0", () =>
+      Effect.gen(function*() {
+        const { afterReceiver, child, code, draining, summary } = yield* pendingRun({ answer: () => true })
+        expect(draining).toBe("info: draining 500 after deliveries (up to 10s) (connector=webhooks)")
+        expect(code).toBe(0)
+        expect(summary?.slice(1)).toEqual(["500", "0"])
+        expect(child.stderr()).not.toContain("abandoned")
+        // Each webhook's describe and measure deliveries of both cycles, each once.
+        expect(afterReceiver.requests).toHaveLength(500)
+        const perHook = new Map<string, Array<string>>()
+        for (const request of afterReceiver.requests) {
+          perHook.set(request.path, [...(perHook.get(request.path) ?? []), request.json.event])
+        }
+        expect(perHook.size).toBe(hooks)
+        for (const events of perHook.values()) {
+          expect(events.sort()).toEqual(["after:describe", "after:describe", "after:measure", "after:measure"])
+        }
+      }).pipe(Effect.scoped))
+
+    it.live("past the deadline (--drain-timeout 1s): the exact abandoned count is printed, delivered + abandoned = 500, exit 0", () =>
+      Effect.gen(function*() {
+        // The receiver never answers the last 25 webhooks: their 100 deliveries cannot be delivered.
+        const { afterReceiver, child, code, draining, summary } = yield* pendingRun({
+          answer: (index) => index < 100,
+          args: ["--drain-timeout", "1s"]
+        })
+        expect(draining).toBe("info: draining 500 after deliveries (up to 1s) (connector=webhooks)")
+        expect(code).toBe(0)
+        const [delivered, abandoned] = summary!.slice(1).map(Number) as [number, number]
+        expect(delivered + abandoned).toBe(500)
+        expect(abandoned).toBeGreaterThanOrEqual(100)
+        const warning = /^warning: shutdown: (\d+) after deliveries abandoned after the 1s drain deadline: (.*) \(connector=webhooks\)$/m
+          .exec(child.stderr())
+        expect(warning?.[1]).toBe(String(abandoned))
+        // The webhooks that lost the most are named, the others summed up; it adds up to the total.
+        const [named, more] = warning![2]!.split(", and ")
+        const counts = named!.split(", ").map((entry) => /^h\d+ (\d+)$/.exec(entry)![1]).map(Number)
+        // At least the 25 never answered lost all 4 of theirs: the 8 named lost 4 each.
+        expect(counts).toEqual([4, 4, 4, 4, 4, 4, 4, 4])
+        const [, others, rest] = /^(\d+) more webhooks (\d+)$/.exec(more!)!.map(Number)
+        expect(others).toBeGreaterThanOrEqual(25 - 8)
+        expect(counts.reduce((a, b) => a + b, 0) + rest!).toBe(abandoned)
+        // What the servo counts as delivered, the receiver answered.
+        const answered = afterReceiver.requests.filter((request) => Number(/\/h(\d+)$/.exec(request.path)![1]) < 100)
+        expect(answered.length).toBeGreaterThanOrEqual(delivered)
+      }).pipe(Effect.scoped))
+  })
 
   it.live("keys --ed25519, a signing_key from it, and listen --public-key verifying the deliveries (v1a)", () =>
     Effect.gen(function*() {

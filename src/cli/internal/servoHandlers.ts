@@ -2,10 +2,12 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as GoDuration from "../../servo/GoDuration.js"
 import { version } from "../../version.js"
 import { CliError } from "../CliError.js"
-import type { assembly as bundled } from "./assembly.js"
+import type { assemblyWith as bundled } from "./assembly.js"
 import { load } from "./config.js"
 import { secretVariable } from "./keys.js"
 import * as ServoRunner from "./servoRunner.js"
@@ -96,10 +98,15 @@ export const generate = Effect.fn("ServoCommand.generate")(function*(options: Ge
 // ---------------------------------------------------------------------------------------------
 
 export const run = Effect.fn("ServoCommand.run")(function*(
-  assembly: typeof bundled,
-  options: { readonly config: string; readonly cycles: number }
+  assemblyWith: typeof bundled,
+  options: { readonly config: string; readonly cycles: number; readonly drainTimeout: string }
 ) {
   if (options.cycles < 1) return yield* Effect.fail(new CliError({ message: "--cycles must be 1 or more" }))
+  const drainTimeout = yield* Either.match(GoDuration.parse(options.drainTimeout), {
+    onLeft: (reason) => Effect.fail(new CliError({ message: `--drain-timeout: ${reason}` })),
+    onRight: Effect.succeed
+  })
+  const assembly = assemblyWith({ drainTimeout })
   const { config } = yield* load(assembly, options.config)
   yield* ServoRunner.run({ assembly, config, cycles: options.cycles, source: options.config })
 })
