@@ -421,7 +421,8 @@ describe("servo webhooks trigger", () => {
   it.live("to a URL: no config file, unsigned unless --secret", () =>
     Effect.gen(function*() {
       const seen: Array<Receiver.Delivery> = []
-      const receiver = yield* Receiver.make({ keys: [key], onDelivery: (d) => Effect.sync(() => void seen.push(d)) })
+      const publicKey = Either.getOrThrow(Signature.parsePrivateKey(signingKey)).publicKey
+      const receiver = yield* Receiver.make({ keys: [key, publicKey], onDelivery: (d) => Effect.sync(() => void seen.push(d)) })
       const cwd = path.join(tempDir(), "nothing-here.yaml")
       const url = `${receiver.url}hook?token=${queryToken}`
 
@@ -437,19 +438,29 @@ describe("servo webhooks trigger", () => {
 
       const signed = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", secret, "--config", cwd)
       expect(signed.code).toBe(0)
-      expect(seen[1]!.signature).toMatchObject({ _tag: "Verified" })
-      expectNoSecrets(unsigned, signed)
+      expect(seen[1]!.signature).toMatchObject({ _tag: "Verified", scheme: "v1" })
+      const ed25519 = yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key", signingKey, "--config", cwd)
+      expect(ed25519.code).toBe(0)
+      expect(seen[2]!.signature).toMatchObject({ _tag: "Verified", scheme: "v1a" })
+      expect(seen[2]!.headers["webhook-signature"]).toMatch(/^v1a,\S+$/)
+      expectNoSecrets(unsigned, signed, ed25519)
 
       const badSecret = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", "whsec_short")
       expect(badSecret).toMatchObject({ code: 1, stdout: [] })
       expect(badSecret.stderr).toHaveLength(1)
       expect(badSecret.stderr[0]).toMatch(/^error: --secret: invalid webhook key: /)
       expect(badSecret.stderr[0]).not.toContain("short")
+      const secretAsSigningKey = yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key", secret)
+      expect(secretAsSigningKey).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --signing-key: invalid webhook key: expected whsk_ but this is a whsec_ secret"]
+      })
       expect(yield* servo("webhooks", "trigger", "after:adjust", "ftp://example.com/x")).toMatchObject({
         code: 1,
         stderr: ["error: target: expected an http or https URL, got a ftp: URL"]
       })
-      expect(seen.length).toBe(2)
+      expect(seen.length).toBe(3)
     }).pipe(Effect.scoped))
 
   it.live("exit 1 when a delivery failed, with the reason on its line", () =>
@@ -500,6 +511,11 @@ webhooks:
         code: 1,
         stdout: [],
         stderr: ["error: --secret applies to a URL target; configured webhooks sign with their own secret"]
+      })
+      expect(yield* servo("webhooks", "trigger", "after:measure", "--signing-key", signingKey, "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --signing-key applies to a URL target; configured webhooks sign with their own signing_key"]
       })
     }))
 

@@ -97,12 +97,17 @@ export const make = <RH = HttpClient.HttpClient>(
     ),
     secret: Options.redacted("secret").pipe(
       Options.withPseudoName("whsec_..."),
-      Options.withDescription("A whsec_ secret to sign with when the target is a URL"),
+      Options.withDescription("A whsec_ secret to sign with (v1) when the target is a URL"),
+      Options.optional
+    ),
+    signingKey: Options.redacted("signing-key").pipe(
+      Options.withPseudoName("whsk_..."),
+      Options.withDescription("A whsk_ signing key to sign with (v1a, Ed25519) when the target is a URL"),
       Options.optional
     )
   }, (options) => provideClient(handle(assembly, handlers.trigger, (m, a) => m.trigger(a, options)))).pipe(
     Command.withDescription(
-      "Send EVENT's example payload through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless --secret; no config file needed). Prints one line per target; exits with 1 when a delivery failed."
+      "Send EVENT's example payload through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless --secret or --signing-key; no config file needed). Prints one line per target; exits with 1 when a delivery failed."
     )
   )
 
