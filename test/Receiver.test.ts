@@ -68,7 +68,7 @@ describe("Receiver", () => {
       expect(yield* receiver.stats).toEqual({ received: 1, verified: 1, invalid: 0, unsigned: 0, unchecked: 0, cancelled: 1 })
 
       const line = Receiver.formatDelivery(delivery)
-      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3}  before:adjust  msg_\S+  verified  → cancelled: change freeze  \{/)
+      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3}  before:adjust  msg_\S+  verified \(v1\)  → cancelled: change freeze  \{/)
       // The compact body leaves out what the line already says.
       expect(line).toContain(`{"parameters":{"adjustments":[{"component":"web","setting":"replicas","value":3}]}}`)
       expect(line).not.toContain("created_at")
@@ -91,6 +91,9 @@ describe("Receiver", () => {
       expect(Receiver.formatSignature({ _tag: "Invalid", reason: "no_matching_signature: x" })).toBe(
         "INVALID (no_matching_signature: x)"
       )
+      // Verified names the scheme that verified: v1 (HMAC, a whsec_ secret) or v1a (Ed25519).
+      expect(Receiver.formatSignature({ _tag: "Verified", scheme: "v1", keyIndex: 0 })).toBe("verified (v1)")
+      expect(Receiver.formatSignature({ _tag: "Verified", scheme: "v1a", keyIndex: 1 })).toBe("verified (v1a)")
     }))
 
   it.scopedLive("answers 405 to anything but POST, without reporting it", () =>

@@ -38,7 +38,7 @@ describe("servo: help, version, completions, unknown commands", () => {
           "run [--cycles N]"
         ]
       ) expect(help).toContain(`\n  ${command}  `)
-      expect(help).toContain("Every command takes --config FILE (default ./servo.yaml) and --help.")
+      expect(help).toContain("Every command takes --help, and all but keys take --config FILE (default ./servo.yaml).")
       for (const line of help.split("\n")) expect(line.length).toBeLessThan(100)
       // `servo` alone and `-h` say the same.
       expect(text((yield* servo()).stdout)).toBe(help)
@@ -55,7 +55,7 @@ describe("servo: help, version, completions, unknown commands", () => {
       const listen = yield* servo("webhooks", "listen", "--help")
       expect(listen.code).toBe(0)
       const help = text(listen.stdout)
-      for (const option of ["--port N", "--host ADDRESS", "--secret whsec_...", "--cancel REASON", "--events SELECTOR", "--config FILE"]) {
+      for (const option of ["--port N", "--host ADDRESS", "--secret whsec_...", "--public-key whpk_...", "--cancel REASON", "--events SELECTOR", "--config FILE"]) {
         expect(help).toContain(option)
       }
       expect(help).toContain("The port to listen on (default: 8787)")
@@ -198,7 +198,7 @@ webhooks:
       }
     }).pipe(Effect.scoped))
 
-  it.live("a secret that cannot be read stops it before the first cycle: one line, exit 1", () =>
+  it.live("a secret that cannot be read, or a bad option, stops it before the first cycle: one line, exit 1", () =>
     Effect.gen(function*() {
       const config = writeConfig(`
 simulator: {}
@@ -213,6 +213,13 @@ webhooks:
       expect(yield* servo("run", "--cycles", "0", "--config", config)).toMatchObject({
         code: 1,
         stderr: ["error: --cycles must be 1 or more"]
+      })
+      expect(yield* servo("run", "--drain-timeout", "soon", "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [
+          "error: --drain-timeout: expected a duration such as 500ms, 10s, 5m or 2h45m (units ns, us, ms, s, m, h), got \"soon\""
+        ]
       })
     }))
 

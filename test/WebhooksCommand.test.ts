@@ -21,14 +21,38 @@ const bearer = "tok-SECRET-9f3a"
 const password = "pw-SECRET-7777"
 const queryToken = "qs-SECRET-4242"
 const headerValue = "hdr-SECRET-5151"
-const secrets = [secret, secret.slice(6), otherSecret.slice(6), bearer, password, queryToken, headerValue]
+const secretHeader = "hdr2-SECRET-1212"
+const signingKey = Signature.generateKeyPair().signingKey
+const tlsCert = "tls-cert-SECRET-7070"
+const tlsKey = "tls-key-SECRET-8080"
+const proxyUrl = "http://proxyuser:proxy-SECRET-6060@proxy.internal:3128"
+const pairPublicKey = Signature.generateKeyPair().publicKey
+const secrets = [
+  secret,
+  secret.slice(6),
+  otherSecret.slice(6),
+  bearer,
+  password,
+  queryToken,
+  headerValue,
+  secretHeader,
+  signingKey.slice(5),
+  tlsCert,
+  tlsKey,
+  "proxy-SECRET-6060"
+]
 
 const passwordVariable = "SERVO_TEST_CLI_PASSWORD"
+// A proxy in the CI environment would show up in listings (and carry https deliveries): none here.
+const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"]
+const savedProxies = new Map(proxyVariables.map((name) => [name, process.env[name]]))
 beforeAll(() => {
   process.env[passwordVariable] = password
+  for (const name of proxyVariables) delete process.env[name]
 })
 afterAll(() => {
   delete process.env[passwordVariable]
+  for (const [name, value] of savedProxies) if (value !== undefined) process.env[name] = value
   removeTempDirs()
 })
 
@@ -77,7 +101,7 @@ describe("servo webhooks list", () => {
       expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF"])
       expect(rows.map(cells)).toEqual([
         ["measure_hook", "after:measure", "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED", "bearer", "no", "3 retries, 5m"],
-        ["approve", "before:adjust,before:measure", "http://127.0.0.1:9/approve", "basic", "yes", "off"],
+        ["approve", "before:adjust,before:measure", "http://127.0.0.1:9/approve", "basic", "v1", "off"],
         ["quiet", "after:adjust", "https://example.invalid/hook#REDACTED", "none", "no", "1 retry, 30s"]
       ])
       expectNoSecrets(ran)
@@ -99,10 +123,12 @@ describe("servo webhooks list", () => {
           target: "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED",
           auth: "bearer",
           signed: false,
+          signatures: [],
           backoff: { retries: 3, timeout: "5m" },
           request_timeout: "10s",
           on_failure: "ignore",
-          headers: ["x-api-key"]
+          headers: ["x-api-key"],
+          transport: { tls: null, proxy: null, http2: null, network: null }
         },
         {
           name: "approve",
@@ -110,10 +136,12 @@ describe("servo webhooks list", () => {
           target: "http://127.0.0.1:9/approve",
           auth: "basic",
           signed: true,
+          signatures: ["v1"],
           backoff: false,
           request_timeout: "2s",
           on_failure: "ignore",
-          headers: []
+          headers: [],
+          transport: { tls: null, proxy: null, http2: null, network: null }
         },
         {
           name: "quiet",
@@ -121,13 +149,120 @@ describe("servo webhooks list", () => {
           target: "https://example.invalid/hook#REDACTED",
           auth: "none",
           signed: false,
+          signatures: [],
           backoff: { retries: 1, timeout: "30s" },
           request_timeout: "10s",
           on_failure: "ignore",
-          headers: []
+          headers: [],
+          transport: { tls: null, proxy: null, http2: null, network: null }
         }
       ])
       expectNoSecrets(ran)
+    }))
+
+  it.live("the security fields: SIGNED per key (rotation, v1a), TRANSPORT, the mapping form; no secret of any kind printed", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+webhooks:
+  network: { deny_private: true, allow: [10.20.0.0/16] }
+  hooks:
+    - name: rotating
+      event: after:measure
+      target: https://hooks.example.com/m?token=${queryToken}
+      secret: [${secret}, { env: SERVO_TEST_CLI_UNSET }]
+      headers:
+        - { name: x-api-token, value: ${secretHeader}, secret: true }
+        - { name: x-team, value: perf }
+    - name: ed
+      event: before:adjust
+      target: https://hooks.example.com/ed
+      signing_key: ${signingKey}
+      backoff: false
+      tls: { insecure_skip_verify: true }
+    - name: both
+      event: after:adjust
+      target: https://hooks.example.com/both
+      secret: { env: SERVO_TEST_CLI_UNSET }
+      signing_key: [{ env: SERVO_TEST_CLI_UNSET }, { file: /nonexistent/key }]
+      tls: { ca: { file: /nonexistent/ca.pem }, cert: ${tlsCert}, key: ${tlsKey} }
+      proxy: ${proxyUrl}
+      http2: true
+    - name: plain
+      event: after:describe
+      target: http://127.0.0.1:9/plain
+      network: { deny_private: false }
+      http2: true
+`)
+      const ran = yield* servo("webhooks", "list", "--config", config)
+      expect(ran.code).toBe(0)
+      const [header, ...rows] = ran.stdout[0]!.split("\n")
+      expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF", "TRANSPORT"])
+      expect(rows.map((row) => [cells(row)[0], cells(row)[2], ...cells(row).slice(4)])).toEqual([
+        ["rotating", "https://hooks.example.com/m?token=REDACTED", "v1 ×2", "3 retries, 5m", "guarded"],
+        ["ed", "https://hooks.example.com/ed", "v1a", "off", "insecure,guarded"],
+        ["both", "https://hooks.example.com/both", "v1+v1a ×2", "3 retries, 5m", "mtls,ca,proxy,h2,guarded"],
+        // Its own network (guard off) replaces the section's.
+        ["plain", "http://127.0.0.1:9/plain", "no", "3 retries, 5m", "h2c"]
+      ])
+
+      const json = yield* servo("webhooks", "list", "--json", "--config", config)
+      const listed = JSON.parse(text(json.stdout))
+      expect(listed.map((w: any) => [w.name, w.signed, w.signatures])).toEqual([
+        ["rotating", true, ["v1", "v1"]],
+        ["ed", true, ["v1a"]],
+        ["both", true, ["v1", "v1a", "v1a"]],
+        ["plain", false, []]
+      ])
+      expect(listed[0].headers).toEqual(["x-api-token", "x-team"])
+      expect(listed.map((w: any) => w.transport)).toEqual([
+        { tls: null, proxy: null, http2: null, network: { deny_private: true, allow: ["10.20.0.0/16"] } },
+        {
+          tls: { custom_ca: false, client_certificate: false, verify: false },
+          proxy: null,
+          http2: null,
+          network: { deny_private: true, allow: ["10.20.0.0/16"] }
+        },
+        {
+          tls: { custom_ca: true, client_certificate: true, verify: true },
+          proxy: "config",
+          http2: "h2",
+          network: { deny_private: true, allow: ["10.20.0.0/16"] }
+        },
+        { tls: null, proxy: null, http2: "h2c", network: null }
+      ])
+      expectNoSecrets(ran, json)
+      const all = text([...ran.stdout, ...json.stdout])
+      for (const value of [secretHeader, signingKey.slice(5), tlsCert, tlsKey, "proxy-SECRET", "proxyuser"]) {
+        expect(all).not.toContain(value)
+      }
+    }))
+
+  it.live("a proxy from the environment is listed by its variable's name, never its URL; NO_PROXY and loopback are not proxied", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+webhooks:
+  - { name: out, event: after:measure, target: "https://hooks.example.com/a" }
+  - { name: exempt, event: after:measure, target: "https://internal.example.org/b" }
+  - { name: local, event: after:measure, target: "http://127.0.0.1:9/c" }
+  - { name: opted_out, event: after:measure, target: "https://hooks.example.com/d", proxy: false }
+`)
+      process.env["HTTPS_PROXY"] = proxyUrl
+      process.env["HTTP_PROXY"] = proxyUrl
+      process.env["NO_PROXY"] = "example.org"
+      const ran = yield* servo("webhooks", "list", "--config", config).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]) delete process.env[name]
+        }))
+      )
+      expect(ran.code).toBe(0)
+      expect(ran.stdout[0]!.split("\n").slice(1).map((row) => [cells(row)[0], cells(row).at(-1)])).toEqual([
+        ["out", "proxy:HTTPS_PROXY"],
+        ["exempt", "-"],
+        ["local", "-"],
+        ["opted_out", "-"]
+      ])
+      expect(text(ran.stdout)).not.toContain("proxy-SECRET")
+      expect(text(ran.stdout)).not.toContain("proxy.internal")
     }))
 
   it.live("a config without webhooks lists none; a missing file is one line and exit 1", () =>
@@ -286,7 +421,8 @@ describe("servo webhooks trigger", () => {
   it.live("to a URL: no config file, unsigned unless --secret", () =>
     Effect.gen(function*() {
       const seen: Array<Receiver.Delivery> = []
-      const receiver = yield* Receiver.make({ keys: [key], onDelivery: (d) => Effect.sync(() => void seen.push(d)) })
+      const publicKey = Either.getOrThrow(Signature.parsePrivateKey(signingKey)).publicKey
+      const receiver = yield* Receiver.make({ keys: [key, publicKey], onDelivery: (d) => Effect.sync(() => void seen.push(d)) })
       const cwd = path.join(tempDir(), "nothing-here.yaml")
       const url = `${receiver.url}hook?token=${queryToken}`
 
@@ -302,19 +438,29 @@ describe("servo webhooks trigger", () => {
 
       const signed = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", secret, "--config", cwd)
       expect(signed.code).toBe(0)
-      expect(seen[1]!.signature).toMatchObject({ _tag: "Verified" })
-      expectNoSecrets(unsigned, signed)
+      expect(seen[1]!.signature).toMatchObject({ _tag: "Verified", scheme: "v1" })
+      const ed25519 = yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key", signingKey, "--config", cwd)
+      expect(ed25519.code).toBe(0)
+      expect(seen[2]!.signature).toMatchObject({ _tag: "Verified", scheme: "v1a" })
+      expect(seen[2]!.headers["webhook-signature"]).toMatch(/^v1a,\S+$/)
+      expectNoSecrets(unsigned, signed, ed25519)
 
       const badSecret = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", "whsec_short")
       expect(badSecret).toMatchObject({ code: 1, stdout: [] })
       expect(badSecret.stderr).toHaveLength(1)
       expect(badSecret.stderr[0]).toMatch(/^error: --secret: invalid webhook key: /)
       expect(badSecret.stderr[0]).not.toContain("short")
+      const secretAsSigningKey = yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key", secret)
+      expect(secretAsSigningKey).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --signing-key: invalid webhook key: expected whsk_ but this is a whsec_ secret"]
+      })
       expect(yield* servo("webhooks", "trigger", "after:adjust", "ftp://example.com/x")).toMatchObject({
         code: 1,
         stderr: ["error: target: expected an http or https URL, got a ftp: URL"]
       })
-      expect(seen.length).toBe(2)
+      expect(seen.length).toBe(3)
     }).pipe(Effect.scoped))
 
   it.live("exit 1 when a delivery failed, with the reason on its line", () =>
@@ -365,6 +511,11 @@ webhooks:
         code: 1,
         stdout: [],
         stderr: ["error: --secret applies to a URL target; configured webhooks sign with their own secret"]
+      })
+      expect(yield* servo("webhooks", "trigger", "after:measure", "--signing-key", signingKey, "--config", config)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --signing-key applies to a URL target; configured webhooks sign with their own signing_key"]
       })
     }))
 
@@ -436,6 +587,56 @@ webhooks:
       expect(lines[5]).toBe(`  - webhooks[3].authentication.bearer_token: cannot read file ${dir}/absent-token: no such file`)
     }))
 
+  it.live("the security fields, in the mapping form: decoding problems, then every key, header, TLS and proxy problem, with paths", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const config = writeConfig(`
+webhooks:
+  network: { deny_private: true }
+  hooks:
+    - name: broken
+      event: on:measure
+      target: http://127.0.0.1:9/
+    - name: keys
+      event: after:measure
+      target: https://hooks.example.com/x
+      secret: [{ env: SERVO_TEST_CLI_UNSET }, ${pairPublicKey}]
+      signing_key: ${secret}
+      headers:
+        - { name: x-api-token, value: { env: SERVO_TEST_CLI_UNSET_TOKEN }, secret: true }
+      proxy: ${proxyUrl.replace("http://", "socks5://")}
+      tls: { ca: { file: ${dir}/ca.pem } }
+    - name: transport
+      event: after:adjust
+      target: https://hooks.example.com/y
+      network: { deny_private: true, allow: [10.0.0.0/33] }
+      tls: { cert: { file: ${dir}/client.pem } }
+    - name: plain_tls
+      event: after:describe
+      target: http://127.0.0.1:9/
+      tls: { insecure_skip_verify: true }
+`)
+      const ran = yield* servo("webhooks", "validate", "--config", config)
+      expect(ran.code).toBe(1)
+      expect(ran.stdout).toEqual([])
+      expect(ran.stderr.join("\n").split("\n")).toEqual([
+        `error: ${config}: 10 problems`,
+        "  - webhooks.hooks[0].event: webhooks run before or after an event, not on it (an on webhook would be a handler, not a callback); use before:measure or after:measure",
+        "  - webhooks.hooks[2].tls: cert and key go together (a client certificate for mTLS): set both or neither",
+        "  - webhooks.hooks[2].network.allow[0]: \"10.0.0.0/33\": the prefix length must be 0 to 32",
+        // A check across a hook's fields, which only that hook decoded on its own reaches.
+        "  - webhooks.hooks[3].tls: applies to https targets; this target is http:",
+        // The secrets of the hook that decodes are still checked, at their place in the file.
+        "  - webhooks.hooks[1].headers[0].value: environment variable SERVO_TEST_CLI_UNSET_TOKEN is not set",
+        "  - webhooks.hooks[1].secret[0]: environment variable SERVO_TEST_CLI_UNSET is not set",
+        "  - webhooks.hooks[1].secret[1]: invalid webhook key: expected whsec_ but this is a whpk_ public key",
+        "  - webhooks.hooks[1].signing_key: invalid webhook key: expected whsk_ but this is a whsec_ secret",
+        `  - webhooks.hooks[1].tls.ca: cannot read file ${dir}/ca.pem: no such file`,
+        "  - webhooks.hooks[1].proxy: expected an http: or https: proxy URL, got a socks5: URL"
+      ])
+      expectNoSecrets(ran)
+    }))
+
   it.live("a missing file: one line, exit 1", () =>
     Effect.gen(function*() {
       const missing = path.join(tempDir(), "servo.yaml")
@@ -457,7 +658,7 @@ describe("servo webhooks listen", () => {
       const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
       expect(listening.output.stdout.slice(0, 3)).toEqual([
         `listening on ${url} (Ctrl-C to stop)`,
-        "  signatures: verified with --secret",
+        "  signatures: verified with 1 whsec_ secret (v1)",
         "  answers:    cancels before:* with \"not during the sale\", 204 otherwise"
       ])
 
@@ -472,7 +673,7 @@ describe("servo webhooks listen", () => {
       const deliveries = listening.output.stdout.slice(3)
       expect(deliveries).toHaveLength(3)
       expect(deliveries[0]).toMatch(
-        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
+        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified \(v1\) {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
       )
       expect(deliveries[1]).toMatch(/^\S+ {2}after:measure {2}msg_[\w-]{22} {2}unsigned {2}→ 204 {2}\{"parameters":.*"results":/)
       expect(deliveries[2]).toMatch(/^\S+ {2}after:adjust {2}msg_[\w-]{22} {2}INVALID \(no_matching_signature: .*\) {2}→ 204 /)
@@ -529,6 +730,117 @@ describe("servo webhooks listen", () => {
         ]
       })
     }).pipe(Effect.scoped))
+})
+
+describe("servo webhooks keys", () => {
+  const table = (ran: Ran) => ran.stdout.join("\n").split("\n").map(cells)
+
+  it.live("prints a fresh whsec_ secret, labelled, and how servo.yaml refers to it; no config file needed", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("webhooks", "keys")
+      expect(ran.code).toBe(0)
+      expect(ran.stderr).toEqual([])
+      const rows = table(ran)
+      expect(rows.map((row) => row[0])).toEqual(["secret", "servo.yaml"])
+      expect(rows[1]).toEqual(["servo.yaml", "secret: { env: SERVO_WEBHOOK_SECRET }", "# receivers verify with the same secret"])
+      // A usable key: it signs, and a receiver holding it verifies.
+      const printed = rows[0]![1]!
+      const secretKey = Either.getOrThrow(Signature.parseSecret(printed))
+      const message = { id: "msg_1", timestamp: Math.floor(Date.now() / 1000), body: new TextEncoder().encode("{}") }
+      const headers = Signature.signHeaders([secretKey], message)
+      expect(Either.getOrThrow(Signature.verify([secretKey], { headers, body: message.body })).scheme).toBe("v1")
+      // Fresh each time.
+      expect(table(yield* servo("webhooks", "keys"))[0]![1]).not.toBe(printed)
+    }))
+
+  it.live("--ed25519: a whsk_ signing key and its whpk_ public key, labelled, and the servo.yaml line", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("webhooks", "keys", "--ed25519")
+      expect(ran.code).toBe(0)
+      expect(ran.stderr).toEqual([])
+      const rows = table(ran)
+      expect(rows.map((row) => row[0])).toEqual(["signing key", "public key", "servo.yaml"])
+      expect(rows[2]).toEqual([
+        "servo.yaml",
+        "signing_key: { env: SERVO_WEBHOOK_SIGNING_KEY }",
+        "# receivers verify with the public key"
+      ])
+      const signingKey = Either.getOrThrow(Signature.parsePrivateKey(rows[0]![1]!))
+      const publicKey = Either.getOrThrow(Signature.parsePublicKey(rows[1]![1]!))
+      // The pair belongs together: what the signing key signs, the public key verifies (v1a).
+      expect(signingKey.publicKey.encoded).toBe(rows[1]![1])
+      const message = { id: "msg_2", timestamp: Math.floor(Date.now() / 1000), body: new TextEncoder().encode("{}") }
+      const headers = Signature.signHeaders([signingKey], message)
+      expect(headers["webhook-signature"]).toMatch(/^v1a,/)
+      expect(Either.getOrThrow(Signature.verify([publicKey], { headers, body: message.body })).scheme).toBe("v1a")
+    }))
+})
+
+describe("servo webhooks listen: Ed25519 and several keys", () => {
+  const pairA = Signature.generateKeyPair()
+  const pairB = Signature.generateKeyPair()
+  const stranger = Signature.generateKeyPair()
+  const keySecrets = [pairA.signingKey, pairB.signingKey, stranger.signingKey].map((key) => key.slice(5))
+
+  it.live("--public-key verifies v1a, --secret v1, several of each; each delivery says which, or INVALID, or unsigned", () =>
+    Effect.gen(function*() {
+      const listening = yield* servoFork(
+        "webhooks", "listen", "--port", "0",
+        "--secret", otherSecret, "--secret", secret,
+        "--public-key", pairA.publicKey, "--public-key", pairB.publicKey
+      )
+      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
+      expect(listening.output.stdout[1]).toBe("  signatures: verified with 2 whsec_ secrets (v1) and 2 whpk_ public keys (v1a)")
+      const config = writeConfig(`
+webhooks:
+  - { name: ed, event: before:adjust, target: "${url}ed", signing_key: ${pairB.signingKey}, backoff: false }
+  - { name: rotating, event: after:measure, target: "${url}hmac", secret: [whsec_c3RhbGUgc2VjcmV0LCBhdCBsZWFzdCAyNCBieXRlcw==, ${secret}] }
+  - { name: stranger, event: after:adjust, target: "${url}stranger", signing_key: ${stranger.signingKey} }
+  - { name: plain, event: after:describe, target: "${url}plain" }
+`)
+      const runs: Array<Ran> = []
+      for (const event of ["before:adjust", "after:measure", "after:adjust", "after:describe"]) {
+        const ran = yield* servo("webhooks", "trigger", event, "--config", config)
+        expect(ran.code).toBe(0)
+        runs.push(ran)
+        yield* waitForLine(listening.output.stdout, new RegExp(`  ${event}  `))
+      }
+      const deliveries = listening.output.stdout.slice(3)
+      expect(deliveries.map((line) => line.split("  ").slice(1, 4).filter((_, i) => i !== 1))).toEqual([
+        ["before:adjust", "verified (v1a)"],
+        ["after:measure", "verified (v1)"],
+        ["after:adjust", expect.stringMatching(/^INVALID \(no_matching_signature: .*1 v1a.*2 whsec_ secrets, 2 whpk_ public keys\)\)$/)],
+        ["after:describe", "unsigned"]
+      ])
+      yield* Fiber.interrupt(listening.fiber)
+      expect(listening.output.stdout.at(-1)).toBe(
+        "stopped: 4 deliveries received (2 verified, 1 invalid, 1 unsigned, 0 unchecked), 0 cancelled"
+      )
+      const all = text([...listening.output.stdout, ...listening.output.stderr, ...runs.flatMap((r) => [...r.stdout, ...r.stderr])])
+      for (const value of [...secrets, ...keySecrets]) expect(all).not.toContain(value)
+    }))
+
+  it.live("a key given to the wrong option: one line with a hint, exit 1, the key never echoed", () =>
+    Effect.gen(function*() {
+      const signingKey = yield* servo("webhooks", "listen", "--port", "0", "--public-key", pairA.signingKey)
+      expect(signingKey).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [
+          "error: --public-key: invalid webhook key: expected whpk_ but this is a whsk_ signing key; a signing key stays with the servo: give its whpk_ public key (servo webhooks keys --ed25519 prints both)"
+        ]
+      })
+      const publicAsSecret = yield* servo("webhooks", "listen", "--port", "0", "--secret", pairA.publicKey)
+      expect(publicAsSecret).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: ["error: --secret: invalid webhook key: expected whsec_ but this is a whpk_ public key; give a whpk_ public key with --public-key"]
+      })
+      const bad = yield* servo("webhooks", "listen", "--port", "0", "--public-key", "whpk_AAAA")
+      expect(bad.code).toBe(1)
+      expect(bad.stderr[0]).toMatch(/^error: --public-key: invalid webhook key: expected whpk_ followed by base64 of 32 bytes/)
+      expect(text([...signingKey.stderr, ...publicAsSecret.stderr])).not.toContain(keySecrets[0])
+    }))
 })
 
 describe("the config-only assembly the webhooks commands read with", () => {

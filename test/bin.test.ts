@@ -7,8 +7,8 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
-import { removeTempDirs, runServo, spawnServo, tempDir, writeConfig } from "./support/cli.js"
-import { closedPort, gate, receiver as testReceiver } from "./support/receiver.js"
+import { removeTempDirs, runServo, spawnServo, spawnServoScoped, tempDir, writeConfig } from "./support/cli.js"
+import { closedPort, gate, never, ok, receiver as testReceiver, sequence } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -48,7 +48,7 @@ webhooks:
       expect(table.stdout.split("\n")).toEqual([
         "NAME          EVENTS         TARGET                                  AUTH    SIGNED  BACKOFF",
         "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      3 retries, 5m",
-        "approve       before:adjust  http://127.0.0.1:9/approve              none    yes     off",
+        "approve       before:adjust  http://127.0.0.1:9/approve              none    v1      off",
         ""
       ])
       expect(table.stdout).not.toContain(token)
@@ -145,6 +145,130 @@ webhooks:
       expect(measureReceiver.requests).toHaveLength(1)
       expect(measureReceiver.requests[0]!.json.event).toBe("after:measure")
       expectNoTrace(child.stdout() + child.stderr())
+    }).pipe(Effect.scoped))
+
+  describe("SIGTERM with 500 after deliveries pending", () => {
+    // 125 after webhooks on describe and measure: 250 deliveries a cycle. The after receiver holds
+    // every answer, and the before:adjust webhook answers the first adjustment and holds the
+    // second, so the run stops in cycle 2 with exactly 500 deliveries handed to the outbox, none
+    // answered: 16 in flight (the workers), 484 waiting.
+    const hooks = 125
+    const pendingRun = (options: { readonly answer: (index: number) => boolean; readonly args?: ReadonlyArray<string> }) =>
+      Effect.gen(function*() {
+        const afters = gate((request, response, index) => {
+          if (options.answer(Number(/\/h(\d+)$/.exec(request.path)![1]))) ok(request, response, index)
+          // else: never answered
+        })
+        const afterReceiver = yield* testReceiver(afters.responder)
+        const approveReceiver = yield* testReceiver(sequence(ok, never))
+        const config = writeConfig([
+          "simulator: { seed: 5 }",
+          "webhooks:",
+          `  - { name: gate, event: before:adjust, target: "${approveReceiver.url}", backoff: false, request_timeout: 1m }`,
+          ...Array.from({ length: hooks }, (_, i) =>
+            `  - { name: h${i}, events: [after:describe, after:measure], target: "${afterReceiver.url}/h${i}", backoff: false, request_timeout: 1m }`)
+        ].join("\n") + "\n")
+        const child = yield* spawnServoScoped(["run", "--cycles", "50", "--config", config, ...(options.args ?? [])])
+
+        // The run's own count after cycle 1, then cycle 2 blocked in its adjustment.
+        yield* Effect.promise(() =>
+          child.waitFor(/^ {2}webhooks {2}before 1 delivered, 0 cancelled, 0 failed · after 0 delivered, 0 failed, 250 pending$/m)
+        )
+        yield* approveReceiver.waitFor(2)
+        yield* afterReceiver.waitFor(16)
+        expect(afters.held()).toBe(16)
+
+        child.process.kill("SIGTERM")
+        // The connector's count when the drain starts: every one of the 500 is still pending.
+        const [draining] = yield* Effect.promise(() => child.waitFor(/^info: draining \d+ after deliveries .*$/m))
+        afters.open()
+        const code = yield* Effect.promise(() => child.exited)
+        const summary = /^webhooks: before 1 delivered, 0 cancelled, 0 failed · after (\d+) delivered, 0 failed, 0 cancelled, (\d+) abandoned, 0 overflowed$/m
+          .exec(child.stdout())
+        // No delivery reached the receiver twice.
+        const ids = afterReceiver.requests.map((request) => request.headers["webhook-id"])
+        expect(new Set(ids).size).toBe(ids.length)
+        expectNoTrace(child.stdout() + child.stderr())
+        return { child, code, draining, summary, afterReceiver }
+      })
+
+    it.live("all delivered within the drain deadline: the receiver gets each of the 500 once, exit 0", () =>
+      Effect.gen(function*() {
+        const { afterReceiver, child, code, draining, summary } = yield* pendingRun({ answer: () => true })
+        expect(draining).toBe("info: draining 500 after deliveries (up to 10s) (connector=webhooks)")
+        expect(code).toBe(0)
+        expect(summary?.slice(1)).toEqual(["500", "0"])
+        expect(child.stderr()).not.toContain("abandoned")
+        // Each webhook's describe and measure deliveries of both cycles, each once.
+        expect(afterReceiver.requests).toHaveLength(500)
+        const perHook = new Map<string, Array<string>>()
+        for (const request of afterReceiver.requests) {
+          perHook.set(request.path, [...(perHook.get(request.path) ?? []), request.json.event])
+        }
+        expect(perHook.size).toBe(hooks)
+        for (const events of perHook.values()) {
+          expect(events.sort()).toEqual(["after:describe", "after:describe", "after:measure", "after:measure"])
+        }
+      }).pipe(Effect.scoped))
+
+    it.live("past the deadline (--drain-timeout 1s): the exact abandoned count is printed, delivered + abandoned = 500, exit 0", () =>
+      Effect.gen(function*() {
+        // The receiver never answers the last 25 webhooks: their 100 deliveries cannot be delivered.
+        const { afterReceiver, child, code, draining, summary } = yield* pendingRun({
+          answer: (index) => index < 100,
+          args: ["--drain-timeout", "1s"]
+        })
+        expect(draining).toBe("info: draining 500 after deliveries (up to 1s) (connector=webhooks)")
+        expect(code).toBe(0)
+        const [delivered, abandoned] = summary!.slice(1).map(Number) as [number, number]
+        expect(delivered + abandoned).toBe(500)
+        expect(abandoned).toBeGreaterThanOrEqual(100)
+        const warning = /^warning: shutdown: (\d+) after deliveries abandoned after the 1s drain deadline: (.*) \(connector=webhooks\)$/m
+          .exec(child.stderr())
+        expect(warning?.[1]).toBe(String(abandoned))
+        // The webhooks that lost the most are named, the others summed up; it adds up to the total.
+        const [named, more] = warning![2]!.split(", and ")
+        const counts = named!.split(", ").map((entry) => /^h\d+ (\d+)$/.exec(entry)![1]).map(Number)
+        // At least the 25 never answered lost all 4 of theirs: the 8 named lost 4 each.
+        expect(counts).toEqual([4, 4, 4, 4, 4, 4, 4, 4])
+        const [, others, rest] = /^(\d+) more webhooks (\d+)$/.exec(more!)!.map(Number)
+        expect(others).toBeGreaterThanOrEqual(25 - 8)
+        expect(counts.reduce((a, b) => a + b, 0) + rest!).toBe(abandoned)
+        // What the servo counts as delivered, the receiver answered.
+        const answered = afterReceiver.requests.filter((request) => Number(/\/h(\d+)$/.exec(request.path)![1]) < 100)
+        expect(answered.length).toBeGreaterThanOrEqual(delivered)
+      }).pipe(Effect.scoped))
+  })
+
+  it.live("keys --ed25519, a signing_key from it, and listen --public-key verifying the deliveries (v1a)", () =>
+    Effect.gen(function*() {
+      const keys = yield* run(["webhooks", "keys", "--ed25519"])
+      expect(keys.code).toBe(0)
+      const signingKey = /^signing key {2}(whsk_\S+)$/m.exec(keys.stdout)![1]!
+      const publicKey = /^public key {3}(whpk_\S+)$/m.exec(keys.stdout)![1]!
+
+      const listener = yield* spawnServoScoped(["webhooks", "listen", "--port", "0", "--public-key", publicKey])
+      const [, url] = yield* Effect.promise(() => listener.waitFor(/^listening on (\S+) /m))
+      const config = writeConfig(`
+webhooks:
+  - { name: signed, event: before:adjust, target: "${url}", signing_key: { env: SERVO_BIN_SIGNING_KEY }, backoff: false }
+`)
+      const env = { SERVO_BIN_SIGNING_KEY: signingKey }
+      const list = yield* run(["webhooks", "list", "--config", config], { env })
+      expect(list.stdout.split("\n")[1]).toMatch(/^signed\s+before:adjust\s+\S+\s+none\s+v1a\s+off$/)
+      const sent = yield* run(["webhooks", "trigger", "before:adjust", "--config", config], { env })
+      expect(sent.code).toBe(0)
+      yield* Effect.promise(() => listener.waitFor(/ before:adjust {2}msg_\S+ {2}verified \(v1a\) {2}→ 204 /))
+
+      listener.process.kill("SIGINT")
+      expect(yield* Effect.promise(() => listener.exited)).toBe(0)
+      expect(listener.stdout().trimEnd().split("\n").at(-1)).toBe(
+        "stopped: 1 delivery received (1 verified, 0 invalid, 0 unsigned, 0 unchecked), 0 cancelled"
+      )
+      // The signing key went from keys' output to the environment, and nowhere else.
+      for (const output of [listener.stdout(), listener.stderr(), list.stdout, list.stderr, sent.stdout, sent.stderr]) {
+        expect(output).not.toContain(signingKey.slice(5))
+      }
     }).pipe(Effect.scoped))
 
   it.live("generate, then validate: the round trip, and the refusal to overwrite", () =>

@@ -23,7 +23,7 @@ describe("the demo and the README's CLI example", () => {
     expect(lines.filter((line) => line.includes("cancelled by webhooks (approve_adjustments)"))).toEqual([
       "  adjust    web.replicas 3 → 4: cancelled by webhooks (approve_adjustments): change freeze until the review; going on"
     ])
-    expect(lines.filter((line) => / verified → /.test(line))).toHaveLength(4)
+    expect(lines.filter((line) => / verified \(v1\) → /.test(line))).toHaveLength(4)
     expect(lines.slice(-3)).toEqual([
       "done: 4 of 4 cycles, 3 adjustments applied, 1 cancelled",
       "webhooks: before 3 delivered, 1 cancelled, 0 failed · after 4 delivered, 0 failed, 0 cancelled, 0 abandoned, 0 overflowed",

@@ -1,6 +1,6 @@
 /**
- * The `webhooks` command group — `list`, `schema`, `trigger`, `validate` and `listen` — ready to
- * be mounted in any Effect servo CLI built with @effect/cli:
+ * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen` and `keys` —
+ * ready to be mounted in any Effect servo CLI built with @effect/cli:
  *
  * ```ts
  * import * as Command from "@effect/cli/Command"

@@ -184,7 +184,7 @@ export const maxBodyBytes: number = internal.maxBodyBytes
  * `parameters` and `results`, cut at 120 characters):
  *
  * ```
- * 10:04:31.512  before:adjust  msg_Z3V…  verified  → cancelled: change freeze  {"parameters":{...}}
+ * 10:04:31.512  before:adjust  msg_Z3V…  verified (v1)  → cancelled: change freeze  {"parameters":{...}}
  * ```
  *
  * @since 0.1.0
@@ -193,7 +193,8 @@ export const maxBodyBytes: number = internal.maxBodyBytes
 export const formatDelivery: (delivery: Delivery) => string = internal.formatDelivery
 
 /**
- * `verified`, `INVALID (reason)`, `unsigned` or `unchecked`.
+ * `verified (v1)` or `verified (v1a)` (the scheme of the entry that verified), `INVALID (reason)`,
+ * `unsigned` or `unchecked`.
  *
  * @since 0.1.0
  * @category formatting

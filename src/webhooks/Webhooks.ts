@@ -129,16 +129,45 @@ export const layer: (
 ) => Layer.Layer<Webhooks, InvalidConfig, EventBus | HttpClient.HttpClient> = internal.layer(Webhooks)
 
 /**
- * The connector of a servo assembly: the `webhooks:` section of servo.yaml.
+ * The connector-level options an assembly may set (the instance's name, events and source come
+ * from the servo).
  *
  * @since 0.1.0
- * @category connectors
+ * @category models
  */
-export const connector: Connector.Connector<
+export type ConnectorOptions = Pick<Options, "outboxCapacity" | "workers" | "drainTimeout">
+
+/**
+ * The type of the connector.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WebhooksConnector = Connector.Connector<
   "webhooks",
   ReadonlyArray<WebhookConfig>,
   unknown,
   Webhooks,
   InvalidConfig,
   HttpClient.HttpClient
-> = internal.connector(Webhooks)
+>
+
+/**
+ * The connector with connector-level options: `servo run --drain-timeout` builds its assembly
+ * with `Webhooks.connectorWithOptions({ drainTimeout })`.
+ *
+ * @since 0.1.0
+ * @category connectors
+ */
+export const connectorWithOptions: (options?: ConnectorOptions) => WebhooksConnector = internal.connectorWithOptions(
+  Webhooks
+)
+
+/**
+ * The connector of a servo assembly: the `webhooks:` section of servo.yaml, with the default
+ * options.
+ *
+ * @since 0.1.0
+ * @category connectors
+ */
+export const connector: WebhooksConnector = connectorWithOptions()

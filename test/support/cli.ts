@@ -6,6 +6,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -189,6 +190,19 @@ export const spawnServo = (
     exited
   }
 }
+
+/**
+ * `spawnServo`, killed (SIGKILL) when the scope closes if it is still running, so that a failing
+ * test leaves no process behind.
+ */
+export const spawnServoScoped = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
+): Effect.Effect<Child, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.sync(() => spawnServo(args, options)), (child) =>
+    Effect.sync(() => {
+      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
+    }))
 
 /** Runs the bin to completion. */
 export const runServo = async (

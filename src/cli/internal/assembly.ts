@@ -3,4 +3,8 @@ import * as Servo from "../../servo/Servo.js"
 import * as Simulator from "../../servo/Simulator.js"
 import * as Webhooks from "../../webhooks/Webhooks.js"
 
-export const assembly = Servo.assembly([Simulator.connector, Webhooks.connector])
+/** The bundled connectors, the webhooks connector with options of its own (`servo run --drain-timeout`). */
+export const assemblyWith = (options: Webhooks.ConnectorOptions) =>
+  Servo.assembly([Simulator.connector, Webhooks.connectorWithOptions(options)])
+
+export const assembly = assemblyWith({})

@@ -32,24 +32,17 @@ export const load = (assembly: Assembly, path: string): Effect.Effect<Loaded, Cl
 
 /**
  * Resolves the secrets of one webhook, its problems named by its place in the file
- * (`webhooks[3].secret`), so that a missing variable elsewhere does not get in the way.
+ * (`webhooks[3].secret`, `webhooks.hooks[3].secret` in the mapping form), so that a missing
+ * variable elsewhere does not get in the way. `index` places a webhook whose config does not say
+ * where it sits (the list form).
  */
 export const resolveAt = (
   config: WebhookConfig.WebhookConfig,
   index: number,
   source: string
 ): Effect.Effect<WebhookConfig.Webhook, InvalidConfig> =>
-  WebhookConfig.resolve([config], { section, source }).pipe(
-    Effect.map((resolved) => resolved[0]!),
-    Effect.mapError((error) =>
-      new InvalidConfig({
-        source: error.source,
-        issues: error.issues.map((issue) => ({
-          ...issue,
-          path: issue.path.replace(/^webhooks\[0\]/, `${section}[${index}]`)
-        }))
-      })
-    )
+  WebhookConfig.resolve([{ ...config, path: config.path ?? [index] }], { section, source }).pipe(
+    Effect.map((resolved) => resolved[0]!)
   )
 
 export const failWith = (message: string) => Effect.fail(new CliError({ message }))

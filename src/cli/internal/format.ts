@@ -1,4 +1,4 @@
-/** Text helpers shared by the commands: tables, counts, redaction. */
+/** Text helpers shared by the commands: tables and counts. (URLs are redacted by `WebhookConfig.redactTarget`.) */
 
 /** `1 webhook`, `2 webhooks`; `plural` for irregular words. */
 export const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${n === 1 ? singular : plural}`
@@ -16,29 +16,6 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
       row.map((cell, column) => column === row.length - 1 ? cell : cell.padEnd(widths[column]!)).join("  ").trimEnd()
     )
     .join("\n")
-}
-
-/**
- * A URL that is safe to print: every query value and the fragment replaced by `REDACTED` (they
- * often carry tokens). Credentials cannot be in a configured target (the config refuses them),
- * but they are redacted here too. Text that is not a URL is returned with anything after `?` or
- * `#` cut.
- */
-export const redactUrl = (text: string): string => {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return text.replace(/[?#].*$/, "?REDACTED")
-  }
-  if (url.username !== "") url.username = "REDACTED"
-  if (url.password !== "") url.password = "REDACTED"
-  if (url.search !== "") {
-    const keys = [...new Set([...url.searchParams.keys()])]
-    url.search = keys.map((key) => `${encodeURIComponent(key)}=REDACTED`).join("&")
-  }
-  if (url.hash !== "") url.hash = "REDACTED"
-  return url.href
 }
 
 /** A number the way a person reads it: no long float tails. */

@@ -15,6 +15,7 @@ export const descriptions = {
   trigger: "Send EVENT's example payload; print each outcome",
   validate: "Check the config, secrets included",
   listen: "Run a local receiver that prints each delivery",
+  keys: "Print a fresh signing secret, or an Ed25519 key pair",
   generate: "Write a starting servo.yaml",
   run: "Run the servo: describe, measure, adjust, N times"
 } as const
@@ -24,12 +25,13 @@ const webhooksRows = (prefix: string) => [
   [`${prefix}schema EVENT`, descriptions.schema],
   [`${prefix}trigger EVENT [NAME|URL]`, descriptions.trigger],
   [`${prefix}validate`, descriptions.validate],
-  [`${prefix}listen [OPTIONS]`, descriptions.listen]
+  [`${prefix}listen [OPTIONS]`, descriptions.listen],
+  [`${prefix}keys [--ed25519]`, descriptions.keys]
 ]
 
 const indent = (text: string) => text.split("\n").map((line) => `  ${line}`).join("\n")
 
-const footer = `Every command takes --config FILE (default ./servo.yaml) and --help.
+const footer = `Every command takes --help, and all but keys take --config FILE (default ./servo.yaml).
 Also: servo --version, servo --completions bash|zsh|fish, --log-level LEVEL on any command.`
 
 export const overview = (): string =>

@@ -3,7 +3,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Event from "../../servo/Event.js"
 import * as Receiver from "../../webhooks/Receiver.js"
 import * as Signature from "../../webhooks/Signature.js"
@@ -15,19 +15,54 @@ import * as Format from "./format.js"
 export interface ListenOptions {
   readonly port: number
   readonly host: string
-  readonly secret: Option.Option<Redacted.Redacted<string>>
+  readonly secret: ReadonlyArray<Redacted.Redacted<string>>
+  readonly publicKey: ReadonlyArray<string>
   readonly cancel: Option.Option<string>
   readonly events: Option.Option<ReadonlyArray<string>>
 }
 
+/**
+ * The keys to verify with, in the order given: `--secret` whsec_ secrets (v1), then
+ * `--public-key` whpk_ public keys (v1a). A key given to the wrong option is refused with a hint;
+ * no message quotes a key.
+ */
+const verificationKeys = (options: ListenOptions) =>
+  Effect.gen(function*() {
+    const keys: Array<Signature.VerificationKey> = []
+    for (const secret of options.secret) {
+      const parsed = Signature.parseSecret(secret)
+      if (Either.isLeft(parsed)) {
+        const hint = Redacted.value(secret).startsWith("whpk_") ? "; give a whpk_ public key with --public-key" : ""
+        return yield* failWith(`--secret: ${parsed.left.message}${hint}`)
+      }
+      keys.push(parsed.right)
+    }
+    for (const publicKey of options.publicKey) {
+      const parsed = Signature.parsePublicKey(publicKey)
+      if (Either.isLeft(parsed)) {
+        const hint = publicKey.startsWith("whsk_")
+          ? "; a signing key stays with the servo: give its whpk_ public key (servo webhooks keys --ed25519 prints both)"
+          : publicKey.startsWith("whsec_")
+          ? "; give a whsec_ secret with --secret"
+          : ""
+        return yield* failWith(`--public-key: ${parsed.left.message}${hint}`)
+      }
+      keys.push(parsed.right)
+    }
+    return keys
+  })
+
+const keysText = (options: ListenOptions) => {
+  const parts = [
+    ...(options.secret.length === 0 ? [] : [`${Format.count(options.secret.length, "whsec_ secret")} (v1)`]),
+    ...(options.publicKey.length === 0 ? [] : [`${Format.count(options.publicKey.length, "whpk_ public key")} (v1a)`])
+  ]
+  return parts.length === 0 ? "not checked (no --secret or --public-key)" : `verified with ${parts.join(" and ")}`
+}
+
 /** Runs until interrupted; the receiver stops, and a summary is printed, when the scope closes. */
 export const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly, options: ListenOptions) {
-  const keys = Option.isNone(options.secret) ? [] : [
-    yield* Either.match(Signature.parseVerificationKey(options.secret.value), {
-      onLeft: (error) => failWith(`--secret: ${error.message}`),
-      onRight: Effect.succeed
-    })
-  ]
+  const keys = yield* verificationKeys(options)
   const inputs = Option.getOrElse(options.events, (): ReadonlyArray<string> => [])
     .flatMap((input) => input.split(","))
     .map((input) => input.trim())
@@ -57,7 +92,7 @@ export const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: As
 
   yield* Console.log(`listening on ${receiver.url} (Ctrl-C to stop)`)
   yield* Console.log(
-    `  signatures: ${keys.length > 0 ? "verified with --secret" : "not checked (no --secret)"}`
+    `  signatures: ${keysText(options)}`
   )
   yield* Console.log(
     `  answers:    ${

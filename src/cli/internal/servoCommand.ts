@@ -40,11 +40,18 @@ export const make = () => {
       Options.withPseudoName("N"),
       Options.withDescription("How many optimization cycles (describe, measure, adjust) to run (default: 3)"),
       Options.withDefault(3)
+    ),
+    drainTimeout: Options.text("drain-timeout").pipe(
+      Options.withPseudoName("DURATION"),
+      Options.withDescription(
+        "How long stopping (the end of the run, Ctrl-C, SIGTERM) waits for pending after-webhook deliveries; what is left then is counted as abandoned (default: 10s)"
+      ),
+      Options.withDefault("10s")
     )
   }, (options) =>
-    bundledClient(Effect.flatMap(Effect.zip(handlers, bundled), ([m, { assembly }]) => m.run(assembly, options)))).pipe(
+    bundledClient(Effect.flatMap(Effect.zip(handlers, bundled), ([m, { assemblyWith }]) => m.run(assemblyWith, options)))).pipe(
       Command.withDescription(
-        "Run the servo in the config for N optimization cycles (describe, measure, adjust), printing events and webhook deliveries. A cancelled adjustment is reported and the run goes on. Ctrl-C or SIGTERM stops it once webhook deliveries have drained."
+        "Run the servo in the config for N optimization cycles (describe, measure, adjust), printing events and webhook deliveries. A cancelled adjustment is reported and the run goes on. Ctrl-C or SIGTERM stops it once webhook deliveries have drained (--drain-timeout at most)."
       )
     )
 

@@ -14,7 +14,7 @@ import { InvalidConfig } from "../../servo/ConfigError.js"
 import * as Event from "../../servo/Event.js"
 import * as Servo from "../../servo/Servo.js"
 import * as Delivery from "../../webhooks/Delivery.js"
-import type * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 import * as WireContract from "../../webhooks/WireContract.js"
 import { CliError, fromInvalidConfig } from "../CliError.js"
 import { type Assembly, failWith, load, resolveAt, section, webhooksOf } from "./config.js"
@@ -23,12 +23,25 @@ import { oneEvent } from "./inspect.js"
 
 const looksLikeUrl = (text: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
 
-/** A webhook for a URL given on the command line, decoded and resolved like one from the file. */
-const urlWebhook = (assembly: Assembly, url: string, selector: string, secret: Option.Option<Redacted.Redacted<string>>) =>
+/**
+ * A webhook for a URL given on the command line, decoded and resolved like one from the file:
+ * signed with `--secret` (v1) and `--signing-key` (v1a) when given.
+ */
+const urlWebhook = (
+  assembly: Assembly,
+  url: string,
+  selector: string,
+  keys: { readonly secret: Option.Option<Redacted.Redacted<string>>; readonly signingKey: Option.Option<Redacted.Redacted<string>> }
+) =>
   Effect.gen(function*() {
     const decoded = yield* Either.match(
       Servo.decodeConfig(assembly, {
-        [section]: [{ event: selector, target: url, ...(Option.isSome(secret) ? { secret: Redacted.value(secret.value) } : {}) }]
+        [section]: [{
+          event: selector,
+          target: url,
+          ...(Option.isSome(keys.secret) ? { secret: Redacted.value(keys.secret.value) } : {}),
+          ...(Option.isSome(keys.signingKey) ? { signing_key: Redacted.value(keys.signingKey.value) } : {})
+        }]
       }, "the command line"),
       {
         // Only the target can be wrong here; the path would only confuse.
@@ -38,8 +51,14 @@ const urlWebhook = (assembly: Assembly, url: string, selector: string, secret: O
     )
     const config = webhooksOf(decoded)[0]!
     return yield* resolveAt(config, 0, "the command line").pipe(
-      Effect.mapError((error) => new CliError({ message: error.issues.map((issue) => `--secret: ${issue.message}`).join("; ") })),
-      Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: Format.redactUrl(url) }))
+      Effect.mapError((error) =>
+        new CliError({
+          message: error.issues.map((issue) =>
+            `${issue.path.endsWith(".signing_key") ? "--signing-key" : "--secret"}: ${issue.message}`
+          ).join("; ")
+        })
+      ),
+      Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: WebhookConfig.redactTarget(url) }))
     )
   })
 
@@ -110,6 +129,7 @@ export interface TriggerOptions {
   readonly event: string
   readonly target: Option.Option<string>
   readonly secret: Option.Option<Redacted.Redacted<string>>
+  readonly signingKey: Option.Option<Redacted.Redacted<string>>
 }
 
 export const trigger: (
@@ -122,8 +142,11 @@ export const trigger: (
     if (Option.isSome(options.secret) && Option.isNone(url)) {
       return yield* failWith("--secret applies to a URL target; configured webhooks sign with their own secret")
     }
+    if (Option.isSome(options.signingKey) && Option.isNone(url)) {
+      return yield* failWith("--signing-key applies to a URL target; configured webhooks sign with their own signing_key")
+    }
     const webhooks = Option.isSome(url)
-      ? [yield* urlWebhook(assembly, url.value, selector, options.secret)]
+      ? [yield* urlWebhook(assembly, url.value, selector, options)]
       : yield* configuredTargets(assembly, options.config, { preposition, event, text: selector }, options.target)
 
     const params = Event.exampleParameters(event)

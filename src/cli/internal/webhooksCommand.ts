@@ -2,8 +2,10 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Arr from "effect/Array"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import type { CliError } from "../CliError.js"
 import type { Assembly } from "./config.js"
 import { descriptions, webhooksOverview } from "./help.js"
@@ -23,7 +25,8 @@ export const defaultAssembly: AssemblyLoader = Effect.promise(() => import("./co
 const handlers = {
   inspect: Effect.promise(() => import("./inspect.js")),
   trigger: Effect.promise(() => import("./trigger.js")),
-  listen: Effect.promise(() => import("./listen.js"))
+  listen: Effect.promise(() => import("./listen.js")),
+  keys: Effect.promise(() => import("./keys.js"))
 }
 
 /**
@@ -94,12 +97,17 @@ export const make = <RH = HttpClient.HttpClient>(
     ),
     secret: Options.redacted("secret").pipe(
       Options.withPseudoName("whsec_..."),
-      Options.withDescription("A whsec_ secret to sign with when the target is a URL"),
+      Options.withDescription("A whsec_ secret to sign with (v1) when the target is a URL"),
+      Options.optional
+    ),
+    signingKey: Options.redacted("signing-key").pipe(
+      Options.withPseudoName("whsk_..."),
+      Options.withDescription("A whsk_ signing key to sign with (v1a, Ed25519) when the target is a URL"),
       Options.optional
     )
   }, (options) => provideClient(handle(assembly, handlers.trigger, (m, a) => m.trigger(a, options)))).pipe(
     Command.withDescription(
-      "Send EVENT's example payload through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless --secret; no config file needed). Prints one line per target; exits with 1 when a delivery failed."
+      "Send EVENT's example payload through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless --secret or --signing-key; no config file needed). Prints one line per target; exits with 1 when a delivery failed."
     )
   )
 
@@ -123,10 +131,18 @@ export const make = <RH = HttpClient.HttpClient>(
       Options.withDescription("The address to bind (default: 127.0.0.1, which only this machine can reach)"),
       Options.withDefault("127.0.0.1")
     ),
-    secret: Options.redacted("secret").pipe(
+    // Not Options.redacted(...).pipe(Options.repeated): @effect/cli 0.77 validates a single
+    // repeated value twice, and the second pass refuses the Redacted the first one made.
+    secret: Options.text("secret").pipe(
       Options.withPseudoName("whsec_..."),
-      Options.withDescription("A whsec_ secret (or whpk_ public key) to verify signatures with"),
-      Options.optional
+      Options.withDescription("A whsec_ secret to verify v1 signatures with (repeat for several, as during a rotation)"),
+      Options.repeated,
+      Options.map(Arr.map((secret) => Redacted.make(secret)))
+    ),
+    publicKey: Options.text("public-key").pipe(
+      Options.withPseudoName("whpk_..."),
+      Options.withDescription("A whpk_ public key to verify v1a (Ed25519) signatures with (repeat for several)"),
+      Options.repeated
     ),
     cancel: Options.text("cancel").pipe(
       Options.withPseudoName("REASON"),
@@ -141,7 +157,17 @@ export const make = <RH = HttpClient.HttpClient>(
     )
   }, (options) => handle(assembly, handlers.listen, (m, a) => Effect.scoped(m.listen(a, options)))).pipe(
     Command.withDescription(
-      "Run a local receiver for building responders: print each delivery as it arrives (time, event, id, signature, compact body) and answer 204, or, with --cancel, a cancellation for the events chosen by --events. Ctrl-C stops it."
+      "Run a local receiver for building responders: print each delivery as it arrives (time, event, id, signature, compact body) and answer 204, or, with --cancel, a cancellation for the events chosen by --events. Signatures are checked with the --secret and --public-key keys given: verified (v1), verified (v1a), INVALID (why) or unsigned. Ctrl-C stops it."
+    )
+  )
+
+  const keys = Command.make("keys", {
+    ed25519: Options.boolean("ed25519").pipe(
+      Options.withDescription("Print an Ed25519 key pair (v1a signatures) instead: a whsk_ signing key and its whpk_ public key")
+    )
+  }, (options) => Effect.flatMap(handlers.keys, (m) => m.keys(options))).pipe(
+    Command.withDescription(
+      "Print a fresh whsec_ secret (v1 signatures, HMAC-SHA256), or with --ed25519 a whsk_ signing key and its whpk_ public key (v1a, Ed25519), and how servo.yaml refers to it. Keep the secret and the signing key secret (an environment variable or a file); receivers verify with the same secret, or with the public key, which is not secret. Needs no config file."
     )
   )
 
@@ -150,6 +176,6 @@ export const make = <RH = HttpClient.HttpClient>(
     : Command.make("webhooks")
   return group.pipe(
     Command.withDescription(descriptions.webhooks),
-    Command.withSubcommands([list, schema, trigger, validate, listen])
+    Command.withSubcommands([list, schema, trigger, validate, listen, keys])
   )
 }

@@ -193,7 +193,7 @@ export const make = (options: Receiver.Options = {}): Effect.Effect<Receiver.Rec
 export const formatSignature = (check: Receiver.SignatureCheck): string => {
   switch (check._tag) {
     case "Verified":
-      return "verified"
+      return `verified (${check.scheme})`
     case "Invalid":
       return `INVALID (${check.reason})`
     case "Unsigned":

@@ -553,17 +553,30 @@ const noProxyMatches = (noProxy: string, url: URL): boolean => {
   return false
 }
 
-const environmentProxy = (target: string): Resolved<WebhookConfig.Proxy | undefined> => {
+/**
+ * The environment variable whose proxy a webhook without `proxy:` would take for `target`, now:
+ * none when no variable is set, the host is loopback or `NO_PROXY` exempts it. The value is not
+ * read here (it may hold credentials); listings show the variable's name.
+ *
+ * @internal
+ */
+export const environmentProxyVariable = (target: string): string | undefined => {
   const url = new URL(target)
   const names = url.protocol === "https:"
     ? ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]
     : ["http_proxy", "HTTP_PROXY"]
   const variable = names.find((name) => (process.env[name] ?? "").trim() !== "")
-  if (variable === undefined) return Either.right(undefined)
+  if (variable === undefined) return undefined
   // Loopback is never proxied from the environment (as Go does), so local receivers keep
   // working on a machine whose environment points everything at a proxy.
-  if (isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, "$1"))) return Either.right(undefined)
-  if (noProxyMatches(process.env.no_proxy ?? process.env.NO_PROXY ?? "", url)) return Either.right(undefined)
+  if (isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, "$1"))) return undefined
+  if (noProxyMatches(process.env.no_proxy ?? process.env.NO_PROXY ?? "", url)) return undefined
+  return variable
+}
+
+const environmentProxy = (target: string): Resolved<WebhookConfig.Proxy | undefined> => {
+  const variable = environmentProxyVariable(target)
+  if (variable === undefined) return Either.right(undefined)
   const value = process.env[variable]!.trim()
   const problem = checkProxyUrl(value)
   return problem === undefined

@@ -31,6 +31,9 @@ export const defaults = {
 
 type Tag = Context.Tag<Webhooks.Webhooks, Webhooks.Service>
 
+/** How many webhooks the shutdown warning names; the others are summed up. */
+const abandonedWebhooksShown = 8
+
 /** An after delivery waiting in the outbox or in flight. */
 interface Job {
   readonly sender: Delivery.Sender
@@ -167,10 +170,18 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       }
       for (const [webhook, count] of perWebhook) yield* Metric.incrementBy(outboxMetric(webhook, "abandoned"), count)
       pending -= abandoned.length
+      // The webhooks that lost the most first; past a few, one line would be a wall of names (the
+      // per-webhook counts are in the outbox metric).
+      const ranked = [...perWebhook].sort((a, b) => b[1] - a[1])
+      const shown = ranked.slice(0, abandonedWebhooksShown).map(([webhook, count]) => `${webhook} ${count}`)
+      const rest = ranked.slice(abandonedWebhooksShown)
+      const more = rest.length === 0 ? "" : `, and ${rest.length} more webhook${rest.length === 1 ? "" : "s"} ${
+        rest.reduce((sum, [, count]) => sum + count, 0)
+      }`
       yield* Effect.logWarning(
         `shutdown: ${abandoned.length} after deliver${abandoned.length === 1 ? "y" : "ies"} abandoned after the ${
           GoDuration.format(drainTimeout)
-        } drain deadline: ${[...perWebhook].map(([webhook, count]) => `${webhook} ${count}`).join(", ")}`
+        } drain deadline: ${shown.join(", ")}${more}`
       )
     }).pipe(Effect.annotateLogs({ connector: name }))
     // Finalizers run in reverse: the handlers registered below go first (intake stops), then this.
@@ -292,10 +303,11 @@ export const layer = (tag: Tag) =>
   )
 
 /** @internal */
-export const connector = (tag: Tag) =>
+export const connectorWithOptions = (tag: Tag) => (options: Webhooks.ConnectorOptions = {}) =>
   Connector.make({
     name: "webhooks",
     description: "HTTP callbacks before and after events",
     config: (events) => WebhookConfig.WebhooksConfig(events),
-    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name }) => layer(tag)(configs, { name, events })
+    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name }) =>
+      layer(tag)(configs, { ...options, name, events })
   })
