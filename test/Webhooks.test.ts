@@ -19,7 +19,7 @@ import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { awaitSleep, step } from "./support/clock.js"
+import { awaitSleep, eventually, step } from "./support/clock.js"
 import { makePki } from "./support/pki.js"
 import { cancel, closedPort, gate, never, ok, receiver, sequence, slow, status } from "./support/receiver.js"
 import { connectProxy, httpsServer } from "./support/servers.js"
@@ -308,17 +308,45 @@ describe("Webhooks: the outbox", () => {
         Effect.gen(function*() {
           stats = (yield* Webhooks.Webhooks).stats
           yield* EventBus.dispatch(CoreEvents.measure, {})
-          yield* server.waitFor(1) // the one worker holds the first delivery
+          yield* server.waitFor(1) // the one attempt slot holds the first delivery
           for (let i = 0; i < 19; i++) yield* EventBus.dispatch(CoreEvents.measure, {})
-          expect((yield* stats).after).toMatchObject({ enqueued: 6, overflowed: 14, pending: 6 })
+          // The capacity counts every delivery not finished: queued, in flight or waiting to retry.
+          expect((yield* stats).after).toMatchObject({ enqueued: 5, overflowed: 15, pending: 5 })
           held.open()
         })
       ).pipe(Effect.provide(captureLogs(logs)))
-      expect((yield* stats).after).toMatchObject({ enqueued: 6, overflowed: 14, delivered: 6, pending: 0, abandoned: 0 })
-      expect(server.requests).toHaveLength(6)
+      expect((yield* stats).after).toMatchObject({ enqueued: 5, overflowed: 15, delivered: 5, pending: 0, abandoned: 0 })
+      expect(server.requests).toHaveLength(5)
       const overflow = logs.filter((line) => line.message.startsWith("outbox full"))
       expect(overflow.length).toBeGreaterThanOrEqual(1)
       expect(overflow[0]!.message).toBe("outbox full (5 pending): dropped 1 after delivery")
+    }))
+
+  it.scoped("a delivery waiting to retry holds no attempt slot: a failing receiver cannot starve the others", () =>
+    Effect.gen(function*() {
+      const failing = yield* receiver(status(503))
+      const healthy = yield* receiver(ok)
+      let stats: Effect.Effect<Webhooks.Stats> = Effect.die("unset")
+      const run = withServo(
+        servoLayer([
+          { name: "failing", event: "after:measure", target: failing.url, backoff: { retries: 1 } },
+          { name: "healthy", event: "after:measure", target: healthy.url }
+        ], { workers: 1 }),
+        Effect.gen(function*() {
+          stats = (yield* Webhooks.Webhooks).stats
+          for (let i = 0; i < 3; i++) yield* EventBus.dispatch(CoreEvents.measure, {})
+          // With one slot, the healthy deliveries go through while the failing ones wait to retry,
+          // and no clock has moved.
+          yield* eventually(stats, ({ after }) => after.delivered === 3)
+          yield* failing.waitFor(3)
+          yield* awaitSleep("1 second")
+          expect((yield* stats).after).toMatchObject({ delivered: 3, failed: 0, pending: 3 })
+          yield* TestClock.adjust("1 second")
+          yield* failing.waitFor(6)
+        })
+      ).pipe(Effect.withRandom(Random.fixed([0.5])))
+      yield* run
+      expect((yield* stats).after).toMatchObject({ enqueued: 6, delivered: 3, failed: 3, pending: 0 })
     }))
 
   it.effect("shutdown drains within the deadline, then logs what was abandoned, per webhook", () => {

@@ -96,7 +96,19 @@ export interface Message {
  */
 export interface Sender {
   readonly webhook: Webhook
-  readonly send: (message: Message) => Effect.Effect<Outcome>
+  readonly send: (message: Message, options?: SendOptions) => Effect.Effect<Outcome>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions {
+  /**
+   * Wraps every attempt, not the waits between them: the outbox holds one of its slots only
+   * while an attempt is in flight.
+   */
+  readonly throttle?: <A, E>(attempt: Effect.Effect<A, E>) => Effect.Effect<A, E>
 }
 
 /**

@@ -5,9 +5,10 @@
  * - **before** webhooks are delivered when the event starts, all at once; the first one that
  *   cancels wins (the others are interrupted) and the event fails with `CancelEventError`. A
  *   delivery that fails cancels the event only with `on_failure: cancel`.
- * - **after** webhooks go to a bounded outbox served by a fixed pool of workers, so `dispatch`
- *   returns without waiting for receivers. When the outbox is full the delivery is dropped,
- *   counted and logged — never a crash, never an unbounded heap.
+ * - **after** webhooks go to a bounded outbox delivered with at most `workers` attempts in flight
+ *   (a delivery waiting to retry holds no slot), so `dispatch` returns without waiting for
+ *   receivers. When the outbox is full the delivery is dropped, counted and logged — never a
+ *   crash, never an unbounded heap.
  * - **shutdown** (the Layer's scope closing): intake stops, the outbox drains within
  *   `drainTimeout`, and whatever is left is logged, per webhook, as abandoned.
  *
@@ -96,9 +97,12 @@ export interface Options {
   readonly name?: string
   /** The events selectors were decoded against. Default: the core events. */
   readonly events?: Event.Registry
-  /** After deliveries waiting at most. Default 10,000. */
+  /** After deliveries pending at most: queued, in flight or waiting to retry. Default 10,000. */
   readonly outboxCapacity?: number
-  /** After deliveries in flight at most. Default 16. */
+  /**
+   * After delivery attempts in flight at most; a delivery waiting to retry holds none, so a
+   * failing receiver cannot starve the others. Default 16.
+   */
   readonly workers?: number
   /** How long shutdown waits for the outbox to drain. Default 10s. */
   readonly drainTimeout?: Duration.DurationInput

@@ -28,3 +28,14 @@ export const awaitSleep = (delay: Duration.DurationInput) =>
 /** Waits for a sleep of exactly `delay`, then lets it end. */
 export const step = (delay: Duration.DurationInput) =>
   awaitSleep(delay).pipe(Effect.zipRight(TestClock.adjust(delay)))
+
+/** Polls `effect` in real time (never the TestClock) until `done` holds; fails after 5 s. */
+export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 5000; i++) {
+      const value = yield* effect
+      if (done(value)) return value
+      yield* tick
+    }
+    return yield* Effect.dieMessage("the condition never held")
+  })

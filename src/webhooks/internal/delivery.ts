@@ -7,6 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import { identity } from "effect/Function"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -290,13 +291,14 @@ export const makeSender = (
         )
       )
 
-    const send = (message: Delivery.Message): Effect.Effect<Delivery.Outcome> =>
+    const send = (message: Delivery.Message, options: Delivery.SendOptions = {}): Effect.Effect<Delivery.Outcome> =>
       Effect.gen(function*() {
+        const throttle = options.throttle ?? identity
         const start = yield* Clock.currentTimeMillis
         const backoff = webhook.backoff
         const deadline = start + (backoff === undefined ? requestTimeout : Duration.toMillis(backoff.timeout))
         let attempts = 0
-        const once = Effect.suspend(() => attempt(message, ++attempts, deadline))
+        const once = Effect.suspend(() => throttle(attempt(message, ++attempts, deadline)))
         const result = yield* Effect.either(backoff === undefined ? once : Effect.retry(once, retrySchedule(backoff, deadline)))
         const duration = Duration.millis((yield* Clock.currentTimeMillis) - start)
         let outcome: Delivery.Outcome

@@ -5,6 +5,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -84,9 +85,12 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       outboxMetrics.get(webhook)![outcome]
 
     // -------------------------------------------------------------------------------------------
-    // The outbox: a bounded queue, a fixed pool of workers, a drain at shutdown.
+    // The outbox: a bounded queue, a fixed number of attempts in flight, a drain at shutdown.
     // -------------------------------------------------------------------------------------------
-    const queue = yield* Effect.acquireRelease(Queue.dropping<Job>(capacity), Queue.shutdown)
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Job>(), Queue.shutdown)
+    // `workers` bounds the attempts in flight, not the deliveries: a delivery waiting to retry
+    // holds no slot, so one failing receiver cannot starve the others.
+    const slots = yield* Effect.makeSemaphore(options.workers ?? defaults.workers)
     const inFlight = new Set<Job>()
     let pending = 0
     let accepting = true
@@ -94,34 +98,46 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
     let overflowSinceReport = 0
     let lastOverflowReport = Number.NEGATIVE_INFINITY
 
-    const finished = Effect.sync(() => {
-      pending--
-      if (pending === 0 && idle !== undefined) Deferred.unsafeDone(idle, Effect.void)
-    })
+    const finished = (job: Job) =>
+      Effect.sync(() => {
+        inFlight.delete(job)
+        pending--
+        if (pending === 0 && idle !== undefined) Deferred.unsafeDone(idle, Effect.void)
+      })
 
-    // A job leaves `inFlight` only when its delivery finished; one interrupted at shutdown stays
-    // there and is counted as abandoned.
-    const worker = Effect.uninterruptibleMask((restore) =>
-      restore(Queue.take(queue)).pipe(
-        Effect.flatMap((job) => {
-          inFlight.add(job)
-          return restore(job.sender.send(job.message)).pipe(
-            Effect.tap((outcome) =>
-              outcome._tag === "Cancelled"
-                ? Effect.logWarning(`an after webhook cannot cancel an event; ignored: ${outcome.reason}`).pipe(
-                  Effect.annotateLogs({ webhook: job.sender.webhook.name, event: job.message.event })
-                )
-                : Effect.void
-            ),
-            Effect.zipRight(Effect.sync(() => inFlight.delete(job))),
-            Effect.zipRight(finished)
-          )
-        })
+    // The first attempt runs on the slot the dispatcher took for it; every later one takes a slot
+    // of its own, after its wait.
+    const deliver = (job: Job) => {
+      let slotHeld = true
+      const throttle = <A, E>(attempt: Effect.Effect<A, E>) => {
+        if (!slotHeld) return slots.withPermits(1)(attempt)
+        slotHeld = false
+        return Effect.ensuring(attempt, slots.release(1))
+      }
+      return job.sender.send(job.message, { throttle }).pipe(
+        Effect.tap((outcome) =>
+          outcome._tag === "Cancelled"
+            ? Effect.logWarning(`an after webhook cannot cancel an event; ignored: ${outcome.reason}`).pipe(
+              Effect.annotateLogs({ webhook: job.sender.webhook.name, event: job.message.event })
+            )
+            : Effect.void
+        ),
+        // Only a delivery that finished leaves `inFlight`; one interrupted at shutdown stays there
+        // and is counted as abandoned.
+        Effect.zipRight(finished(job))
       )
-    ).pipe(Effect.forever)
+    }
 
-    const workers = yield* FiberSet.make<never, never>()
-    for (let i = 0; i < (options.workers ?? defaults.workers); i++) yield* FiberSet.run(workers, worker)
+    // Takes a job only when an attempt slot is free, so the queue, not a crowd of fibers, holds
+    // what waits.
+    const deliveries = yield* FiberSet.make<void>()
+    const dispatcher = Effect.gen(function*() {
+      const job = yield* Queue.take(queue)
+      inFlight.add(job)
+      yield* slots.take(1)
+      yield* FiberSet.run(deliveries, deliver(job))
+    }).pipe(Effect.forever)
+    const dispatcherFiber = yield* Effect.forkScoped(dispatcher)
 
     const reportOverflow = Effect.gen(function*() {
       overflowSinceReport++
@@ -143,9 +159,10 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
             Effect.zipRight(Effect.logWarning(`shutting down: ${job.message.event} delivery to ${webhook} abandoned`))
           )
         }
-        if (!queue.unsafeOffer(job)) {
+        if (pending >= capacity) {
           return Metric.increment(outboxMetric(webhook, "overflowed")).pipe(Effect.zipRight(reportOverflow))
         }
+        queue.unsafeOffer(job)
         pending++
         return Metric.increment(outboxMetric(webhook, "enqueued"))
       })
@@ -159,8 +176,9 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
         // to cut it short.
         yield* Deferred.await(idle).pipe(Effect.interruptible, Effect.timeoutOption(drainTimeout))
       }
-      // Stop the workers first, so nothing finishes while it is being counted.
-      yield* FiberSet.clear(workers)
+      // Stop everything first, so nothing finishes while it is being counted.
+      yield* Fiber.interrupt(dispatcherFiber)
+      yield* FiberSet.clear(deliveries)
       const abandoned = [...(yield* Queue.takeAll(queue)), ...inFlight]
       if (abandoned.length === 0) return
       const perWebhook = new Map<string, number>()
