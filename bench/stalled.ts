@@ -1,7 +1,7 @@
 /**
  * Part of `npm run bench`, in a process of its own (run with --expose-gc): RSS growth while
- * 10,000 after deliveries wait in the outbox for a receiver that never answers, then 1,000 more
- * offered past capacity. Prints one JSON object.
+ * 10,000 after deliveries are pending (16 in flight, the rest queued) for a receiver that never
+ * answers, then 1,000 more offered past capacity. Prints one JSON object.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -35,7 +35,7 @@ await runtime.runPromise(EventBus.dispatch(CoreEvents.measure, params))
 await new Promise((resolve) => setTimeout(resolve, 200))
 gc()
 const before = process.memoryUsage()
-const capacity = Webhooks.defaults.outboxCapacity + Webhooks.defaults.workers
+const capacity = Webhooks.defaults.outboxCapacity
 await runtime.runPromise(Effect.gen(function*() {
   for (let i = 0; i < capacity + 1_000; i++) yield* EventBus.dispatch(CoreEvents.measure, params)
 }))
