@@ -128,8 +128,8 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       )
     }
 
-    // Takes a job only when an attempt slot is free, so the queue, not a crowd of fibers, holds
-    // what waits.
+    // One job at a time: it waits for a free attempt slot before giving the job a fiber, so the
+    // queue, not a crowd of waiting fibers, holds what waits.
     const deliveries = yield* FiberSet.make<void>()
     const dispatcher = Effect.gen(function*() {
       const job = yield* Queue.take(queue)
