@@ -288,6 +288,12 @@ describe("Signature.verify", () => {
     )
   })
 
+  it("reads a signature header sent twice, as Node and Fetch join it (\", \"), whichever comes first", () => {
+    const ok = Either.right({ scheme: "v1", keyIndex: 0, id: vector.id, timestamp: vector.timestamp })
+    expect(check([v1Key], headersWith(`${vector.v1}, v2,xxx`))).toEqual(ok)
+    expect(check([v1Key], headersWith(`v2,xxx, ${vector.v1}`))).toEqual(ok)
+  })
+
   it("ignores entries of unknown versions and malformed entries", () => {
     expect(check([v1Key], headersWith(`v2,xxx ${vector.v1}`))).toEqual(
       Either.right({ scheme: "v1", keyIndex: 0, id: vector.id, timestamp: vector.timestamp })

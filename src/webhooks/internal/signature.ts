@@ -441,7 +441,10 @@ export const verify = (
   let v1 = 0
   let v1a = 0
   let unknown = 0
-  for (const entry of signature!.split(" ")) {
+  for (const raw of signature!.split(" ")) {
+    // A header sent twice arrives joined with ", " (Node, Fetch): drop that separator's comma,
+    // which base64 never contains.
+    const entry = raw.endsWith(",") ? raw.slice(0, -1) : raw
     if (entry === "") continue
     const comma = entry.indexOf(",")
     const version = comma === -1 ? entry : entry.slice(0, comma)
