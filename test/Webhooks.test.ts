@@ -320,6 +320,9 @@ describe("Webhooks: the outbox", () => {
       const overflow = logs.filter((line) => line.message.startsWith("outbox full"))
       expect(overflow.length).toBeGreaterThanOrEqual(1)
       expect(overflow[0]!.message).toBe("outbox full (5 pending): dropped 1 after delivery")
+      // The lines add up to every drop: the drain reports what was left of the burst.
+      const dropped = overflow.map((line) => Number(/dropped (\d+)/.exec(line.message)![1]))
+      expect(dropped.reduce((a, b) => a + b, 0)).toBe(15)
     }))
 
   it.scoped("a delivery waiting to retry holds no attempt slot: a failing receiver cannot starve the others", () =>
@@ -377,6 +380,19 @@ describe("Webhooks: the outbox", () => {
       // Finalizers log with the logger of the fiber that built the layer.
     }).pipe(Effect.scoped, Effect.provide(captureLogs(logs)))
   })
+
+  it.scoped("an instance's stats count from its start, though metrics are process-wide", () =>
+    Effect.gen(function*() {
+      const server = yield* receiver(ok)
+      const name = uniqueName()
+      const once = withServo(
+        webhooksLayer([{ name: "same", event: "before:describe", target: server.url }], { name }),
+        Effect.flatMap(EventBus.dispatch(CoreEvents.describe, {}), () => Effect.flatMap(Webhooks.Webhooks, (w) => w.stats))
+      )
+      expect((yield* once).before.delivered).toBe(1)
+      expect((yield* once).before.delivered).toBe(1)
+      expect(server.requests).toHaveLength(2)
+    }))
 
   it.scoped("two instances on one bus never deliver each other's webhooks", () =>
     Effect.gen(function*() {

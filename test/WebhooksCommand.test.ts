@@ -519,6 +519,28 @@ webhooks:
       })
     }))
 
+  it.live("sends each webhook on its own transport, as the connector does: the network policy refuses loopback", () =>
+    Effect.gen(function*() {
+      const guarded = yield* testReceiver(status(204))
+      const config = writeConfig(`
+webhooks:
+  - name: guarded
+    event: after:measure
+    target: ${guarded.url}
+    network: { deny_private: true }
+`)
+      const ran = yield* servo("webhooks", "trigger", "after:measure", "--config", config)
+      expect(ran.code).toBe(1)
+      const rows = ran.stdout[0]!.split("\n").slice(1).map(cells)
+      expect(rows[0]!.slice(0, 4)).toEqual([
+        "guarded",
+        "failed: webhook guarded: refused 127.0.0.1 (loopback): the network policy denies private addresses",
+        "-",
+        "1"
+      ])
+      expect(guarded.requests).toHaveLength(0)
+    }).pipe(Effect.scoped))
+
   it.live("reads only the chosen webhooks' secrets, and names an unreadable one by its path", () =>
     Effect.gen(function*() {
       const receiver = yield* Receiver.make()

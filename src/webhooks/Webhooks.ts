@@ -35,10 +35,12 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { InvalidConfig } from "../servo/ConfigError.js"
 import type * as Connector from "../servo/Connector.js"
 import type * as Event from "../servo/Event.js"
 import type { EventBus } from "../servo/EventBus.js"
+import type * as Delivery from "./Delivery.js"
 import * as internal from "./internal/webhooks.js"
 import type { Webhook, WebhookConfig } from "./WebhookConfig.js"
 
@@ -56,7 +58,7 @@ export interface Service {
   /** The connector instance's name. */
   readonly name: string
   readonly webhooks: ReadonlyArray<Webhook>
-  /** This instance's counts so far. */
+  /** This instance's counts since it started (from the connector's metrics). */
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -166,6 +168,19 @@ export type WebhooksConnector = Connector.Connector<
 export const connectorWithOptions: (options?: ConnectorOptions) => WebhooksConnector = internal.connectorWithOptions(
   Webhooks
 )
+
+/**
+ * Senders for resolved webhooks, each on its own transport (TLS, proxy, HTTP/2, network policy)
+ * or else on the `HttpClient` in context — the same senders the connector delivers with, for
+ * tools that deliver outside a servo (`servo webhooks trigger`). Transports close with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSenders: (
+  webhooks: ReadonlyArray<Webhook>,
+  options: { readonly connector: string }
+) => Effect.Effect<ReadonlyArray<Delivery.Sender>, never, HttpClient.HttpClient | Scope.Scope> = internal.makeSenders
 
 /**
  * The connector of a servo assembly: the `webhooks:` section of servo.yaml, with the default

@@ -13,8 +13,9 @@ import * as Redacted from "effect/Redacted"
 import { InvalidConfig } from "../../servo/ConfigError.js"
 import * as Event from "../../servo/Event.js"
 import * as Servo from "../../servo/Servo.js"
-import * as Delivery from "../../webhooks/Delivery.js"
+import type * as Delivery from "../../webhooks/Delivery.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import * as Webhooks from "../../webhooks/Webhooks.js"
 import * as WireContract from "../../webhooks/WireContract.js"
 import { CliError, fromInvalidConfig } from "../CliError.js"
 import { type Assembly, failWith, load, resolveAt, section, webhooksOf } from "./config.js"
@@ -163,14 +164,18 @@ export const trigger: (
       { onLeft: (error) => failWith(`${selector}: cannot encode the example payload: ${error.message}`), onRight: Effect.succeed }
     )
 
-    const outcomes = yield* Effect.forEach(webhooks, (webhook) =>
-      Delivery.makeSender(webhook, { connector: "trigger" }).pipe(
-        Effect.flatMap((sender) => {
-          const id = WireContract.makeId()
-          return sender.send({ id, event: payload.event, body: payload.body(id) })
-        }),
-        Effect.map((outcome) => ({ webhook, outcome }))
-      ), { concurrency: "unbounded" }).pipe(quietUnlessAsked)
+    // The connector's senders, so each webhook goes out on its own transport (TLS, proxy,
+    // HTTP/2, network policy), exactly as a running servo would send it.
+    const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+      const senders = yield* Webhooks.makeSenders(webhooks, { connector: "trigger" })
+      return yield* Effect.forEach(senders, (sender) => {
+        const id = WireContract.makeId()
+        return Effect.map(sender.send({ id, event: payload.event, body: payload.body(id) }), (outcome) => ({
+          webhook: sender.webhook,
+          outcome
+        }))
+      }, { concurrency: "unbounded" }).pipe(quietUnlessAsked)
+    }))
 
     yield* Console.log(Format.table(
       ["TARGET", "OUTCOME", "STATUS", "ATTEMPTS", "MS"],

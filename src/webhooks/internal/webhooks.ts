@@ -41,6 +41,27 @@ interface Job {
   readonly message: Delivery.Message
 }
 
+/**
+ * Senders for resolved webhooks, each on its transport: webhooks with settings of their own
+ * (TLS, proxy, HTTP/2, network policy) get a client built for them, closed with the scope; the
+ * others use the HttpClient in context.
+ *
+ * @internal
+ */
+export const makeSenders = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: { readonly connector: string }) =>
+  Effect.gen(function*() {
+    for (const webhook of webhooks) {
+      if (webhook.tls?.insecureSkipVerify === true) {
+        yield* Effect.logWarning(
+          `webhook ${webhook.name}: tls.insecure_skip_verify is set, so the receiver's certificate is not verified and anyone on the path can read and change its deliveries`
+        ).pipe(Effect.annotateLogs({ connector: options.connector, webhook: webhook.name }))
+      }
+    }
+    const transports = yield* Transport.make
+    return yield* Effect.forEach(webhooks, (webhook) =>
+      Effect.flatMap(transports.clientFor(webhook), (client) => Delivery.makeSender(webhook, { connector: options.connector, client })))
+  })
+
 /** @internal */
 export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: Webhooks.Options = {}) =>
   Effect.gen(function*() {
@@ -48,18 +69,7 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
     const registry = options.events ?? CoreEvents.registry
     const capacity = options.outboxCapacity ?? defaults.outboxCapacity
     const drainTimeout = Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
-    for (const webhook of webhooks) {
-      if (webhook.tls?.insecureSkipVerify === true) {
-        yield* Effect.logWarning(
-          `webhook ${webhook.name}: tls.insecure_skip_verify is set, so the receiver's certificate is not verified and anyone on the path can read and change its deliveries`
-        ).pipe(Effect.annotateLogs({ connector: name, webhook: webhook.name }))
-      }
-    }
-    // Webhooks with transport settings of their own (TLS, proxy, HTTP/2, network policy) get a
-    // client built for them; the others keep the HttpClient in context.
-    const transports = yield* Transport.make
-    const senders = yield* Effect.forEach(webhooks, (webhook) =>
-      Effect.flatMap(transports.clientFor(webhook), (client) => Delivery.makeSender(webhook, { connector: name, client })))
+    const senders = yield* makeSenders(webhooks, { connector: name })
 
     // Which senders serve which event, worked out once per event name.
     const routes = { before: new Map<string, ReadonlyArray<Delivery.Sender>>(), after: new Map<string, ReadonlyArray<Delivery.Sender>>() }
@@ -94,7 +104,8 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
     const inFlight = new Set<Job>()
     let pending = 0
     let accepting = true
-    let idle: Deferred.Deferred<void> | undefined
+    // Done when intake has stopped and nothing is pending: what the drain waits for.
+    const idle = yield* Deferred.make<void>()
     let overflowSinceReport = 0
     let lastOverflowReport = Number.NEGATIVE_INFINITY
 
@@ -102,7 +113,7 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       Effect.sync(() => {
         inFlight.delete(job)
         pending--
-        if (pending === 0 && idle !== undefined) Deferred.unsafeDone(idle, Effect.void)
+        if (pending === 0 && !accepting) Deferred.unsafeDone(idle, Effect.void)
       })
 
     // The first attempt runs on the slot the dispatcher took for it; every later one takes a slot
@@ -139,23 +150,28 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
     }).pipe(Effect.forever)
     const dispatcherFiber = yield* Effect.forkScoped(dispatcher)
 
+    // At most one overflow line a second, however fast deliveries are dropped; the drain reports
+    // what is left of a burst.
+    const logOverflow = Effect.suspend(() => {
+      const dropped = overflowSinceReport
+      overflowSinceReport = 0
+      return Effect.logWarning(`outbox full (${capacity} pending): dropped ${dropped} after deliver${dropped === 1 ? "y" : "ies"}`)
+    })
     const reportOverflow = Effect.gen(function*() {
       overflowSinceReport++
       const now = yield* Clock.currentTimeMillis
-      // At most one line a second, however fast deliveries are dropped.
       if (now - lastOverflowReport < 1000) return
-      yield* Effect.logWarning(
-        `outbox full (${capacity} pending): dropped ${overflowSinceReport} after deliver${overflowSinceReport === 1 ? "y" : "ies"}`
-      )
       lastOverflowReport = now
-      overflowSinceReport = 0
+      yield* logOverflow
     })
 
     const enqueue = (job: Job) =>
       Effect.suspend(() => {
         const webhook = job.sender.webhook.name
         if (!accepting) {
-          return Metric.increment(outboxMetric(webhook, "abandoned")).pipe(
+          // Counted as enqueued and abandoned, so `enqueued` still adds up.
+          return Metric.increment(outboxMetric(webhook, "enqueued")).pipe(
+            Effect.zipRight(Metric.increment(outboxMetric(webhook, "abandoned"))),
             Effect.zipRight(Effect.logWarning(`shutting down: ${job.message.event} delivery to ${webhook} abandoned`))
           )
         }
@@ -169,8 +185,8 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
 
     const drain = Effect.gen(function*() {
       accepting = false
+      if (overflowSinceReport > 0) yield* logOverflow
       if (pending > 0) {
-        idle = yield* Deferred.make<void>()
         yield* Effect.logInfo(`draining ${pending} after deliver${pending === 1 ? "y" : "ies"} (up to ${GoDuration.format(drainTimeout)})`)
         // Finalizers run uninterruptibly: the wait must be made interruptible for the deadline
         // to cut it short.
@@ -278,7 +294,9 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
       }
     }
 
-    const stats: Effect.Effect<Webhooks.Stats> = Effect.gen(function*() {
+    // Metrics are process-wide: an instance's counts are what they gained since it started (an
+    // earlier instance with the same names counted into the same metrics).
+    const counted = Effect.gen(function*() {
       const sum = (count: (webhook: string) => Effect.Effect<number>) =>
         Effect.map(Effect.forEach(webhooks, (webhook) => count(webhook.name)), (counts) => counts.reduce((a, b) => a + b, 0))
       const deliveries = (preposition: string, outcome: string) =>
@@ -297,11 +315,17 @@ export const make = (webhooks: ReadonlyArray<WebhookConfig.Webhook>, options: We
           failed: yield* deliveries("after", "failed"),
           enqueued: yield* outboxCount("enqueued"),
           overflowed: yield* outboxCount("overflowed"),
-          abandoned: yield* outboxCount("abandoned"),
-          pending
+          abandoned: yield* outboxCount("abandoned")
         }
       }
     })
+    const baseline = yield* counted
+    const since = <K extends string>(now: Record<K, number>, then: Record<K, number>) =>
+      Object.fromEntries(Object.entries(now).map(([key, value]) => [key, (value as number) - then[key as K]])) as Record<K, number>
+    const stats: Effect.Effect<Webhooks.Stats> = Effect.map(counted, (now) => ({
+      before: since(now.before, baseline.before),
+      after: { ...since(now.after, baseline.after), pending }
+    }))
 
     return { name, webhooks, stats } satisfies Webhooks.Service
   })
