@@ -388,24 +388,3 @@ describe("Transport: combinations", () => {
       expect(proxy.tunnels).toHaveLength(1)
     }))
 })
-
-describe("Transport.describe", () => {
-  it.effect("summarises settings for listings without secrets", () =>
-    Effect.gen(function*() {
-      const [custom, plain] = yield* WebhookConfig.resolve(configs([
-        {
-          event: "after:measure",
-          target: "https://x.test/",
-          tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key },
-          proxy: "http://me:DESCRIBE-SECRET@proxy.test:3128",
-          http2: true,
-          network: { deny_private: true, allow: ["10.0.0.0/8"] }
-        },
-        { event: "after:measure", target: "http://127.0.0.1:1/", proxy: false }
-      ]))
-      expect(Transport.describe(Transport.settingsOf(custom!))).toBe(
-        "tls: custom CA, client certificate; proxy: http://REDACTED:REDACTED@proxy.test:3128/; http2; network: deny private, allow 10.0.0.0/8"
-      )
-      expect(Transport.describe(Transport.settingsOf(plain!))).toBe("default")
-    }))
-})

@@ -99,16 +99,6 @@ export const settingsOf: (webhook: Webhook) => Settings = internal.settingsOf
 export const isDefault: (settings: Settings) => boolean = internal.isDefault
 
 /**
- * The settings in one line for listings, with no secret in it: `tls: custom CA, client
- * certificate; proxy: http://REDACTED:REDACTED@proxy:3128/ (HTTPS_PROXY); http2; network: deny
- * private, allow 10.0.0.0/8`, or `default`.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const describe: (settings: Settings) => string = internal.describe
-
-/**
  * An undici dispatcher for the settings, destroyed when the scope closes.
  *
  * @since 0.1.0

@@ -60,7 +60,7 @@
  * read bodies, and cost about a third of the client's overhead.
  *
  * Timeouts: undici's `headersTimeout`/`bodyTimeout` (300 s each by default) are only a backstop
- * here; delivery applies its own `Effect.timeout`.
+ * here; delivery bounds each attempt itself (a race with a sleep on the Effect clock).
  *
  * @since 0.1.0
  */
@@ -117,8 +117,8 @@ export interface ClientOptions {
   readonly maxResponseBytes?: number | undefined
   /**
    * undici's limit, in milliseconds, on waiting for the response headers (`0`: none). Default:
-   * the dispatcher's (300 s for undici's own). A backstop only: bound delivery with
-   * `Effect.timeout`.
+   * the dispatcher's (300 s for undici's own). A backstop only: bound requests on the Effect
+   * clock (a timeout or a race).
    */
   readonly headersTimeout?: number | undefined
   /**

@@ -84,7 +84,6 @@ export const jsonSchema: (event: Event.Event.Any, preposition: Preposition) => J
 export interface Payload {
   /** `after:measure` */
   readonly event: string
-  readonly createdAt: Date
   /** The body of one delivery, with its id. */
   readonly body: (id: string) => Uint8Array
 }

@@ -1,8 +1,10 @@
+import * as Headers from "@effect/platform/Headers"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,10 +22,13 @@ import * as NetworkPolicy from "../NetworkPolicy.js"
 import * as Signature from "../Signature.js"
 import * as Metrics from "./metrics.js"
 import type { Backoff, Webhook } from "../WebhookConfig.js"
+import { codeIn } from "./errors.js"
+import { redactedHeaderNames } from "./webhookConfig.js"
+import { defaultMaxResponseBytes } from "./undiciHttpClient.js"
 import { cancelContentType, contentType, userAgent } from "./wireContract.js"
 
 /** @internal */
-export const maxResponseBytes = 64 * 1024
+export const maxResponseBytes = defaultMaxResponseBytes
 
 const maxWait = Duration.minutes(1)
 
@@ -90,9 +95,11 @@ const failure = (
 /**
  * Reads a response body, never more than `maxResponseBytes` of it, whatever the client. A body
  * framed by a small enough `content-length` is read whole (the common case, and the cheap one);
- * any other is streamed and cut at the cap.
+ * any other is streamed and cut at the cap (a Stream costs ~100 µs even when empty).
  */
 const readBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, HttpClientError.ResponseError> => {
+  // 204, 205 and 304 carry no body by definition (and no content-length to say so).
+  if (response.status === 204 || response.status === 205 || response.status === 304) return Effect.succeed("")
   const length = Number(response.headers["content-length"])
   return Number.isInteger(length) && length <= maxResponseBytes ? response.text : readCapped(response)
 }
@@ -134,20 +141,26 @@ const cancelReason = (text: string): string => {
   return `the receiver cancelled without a reason (body: ${snippet(text)})`
 }
 
+/**
+ * A response lost before its body was read. The stock client reports a connection lost mid-body
+ * as a "Decode" error with the socket error as its cause: "the response broke off: Decode" read
+ * like a malformed body, so the socket error's code is named when there is one.
+ */
+const brokeOff = (error: HttpClientError.ResponseError, status?: number): Delivery.AttemptFailure => {
+  const code = codeIn(error.cause)
+  return failure(
+    `the response broke off${code === undefined ? `: ${error.description ?? error.reason}` : ` (${code})`}`,
+    true,
+    status === undefined ? {} : { status }
+  )
+}
+
 const classify = (
   response: HttpClientResponse.HttpClientResponse,
   now: number
 ): Effect.Effect<AttemptSuccess, Delivery.AttemptFailure> => {
   const status = response.status
-  const body = readBody(response).pipe(
-    Effect.mapError((error) => {
-      // The stock client reports a connection lost mid-body as a "Decode" error with the socket
-      // error as its cause: "the response broke off: Decode" read like a malformed body. Name
-      // the socket error's code when there is one.
-      const code = errorCode(error.cause)
-      return failure(`the response broke off${code === undefined ? `: ${error.description ?? error.reason}` : ` (${code})`}`, true, { status })
-    })
-  )
+  const body = readBody(response).pipe(Effect.mapError((error) => brokeOff(error, status)))
   if (status >= 200 && status < 300) {
     return isCancellation(response)
       ? Effect.map(body, (text) => ({ _tag: "Cancelled", status, reason: cancelReason(text) }))
@@ -169,19 +182,11 @@ const classify = (
   )
 }
 
-const errorCode = (cause: unknown): string | undefined => {
-  for (let error = cause, depth = 0; typeof error === "object" && error !== null && depth < 5; depth++) {
-    if ("code" in error && typeof error.code === "string") return error.code
-    error = "cause" in error ? error.cause : undefined
-  }
-  return undefined
-}
-
 /** A request that never got a response. DNS "not found" is final; the rest may pass. */
 const transportFailure = (error: HttpClientError.HttpClientError): Delivery.AttemptFailure => {
-  if (error._tag === "ResponseError") return failure(`the response broke off: ${error.reason}`, true)
+  if (error._tag === "ResponseError") return brokeOff(error)
   if (error.reason !== "Transport") return failure(`the request could not be made (${error.reason})`, false)
-  const code = errorCode(error.cause)
+  const code = codeIn(error.cause)
   switch (code) {
     case NetworkPolicy.code:
       // The network policy refused the address: trying again would only be refused again.
@@ -243,9 +248,21 @@ export const makeSender = (
   Effect.gen(function*() {
     const client = options.client ?? (yield* HttpClient.HttpClient)
     // Our span covers the delivery; the client's own span (and the trace headers it would add)
-    // only when the webhook opts into trace propagation. Set once per delivery, as fiber refs:
-    // the client combinators that do the same cost a wrapper per request.
-    const tracingDisabled = () => !webhook.tracePropagation
+    // only when the webhook opts into trace propagation, with its secret headers redacted in
+    // that span as authorization and cookie are. Set once per delivery, as fiber refs: the
+    // client combinators that do the same cost a wrapper per request.
+    const redactedNames = redactedHeaderNames(webhook)
+    const tracing = <A, E, R>(delivery: Effect.Effect<A, E, R>) =>
+      webhook.tracePropagation
+        ? delivery.pipe(
+          Effect.locally(HttpClient.currentTracerPropagation, true),
+          Effect.locally(HttpClient.currentTracerDisabledWhen, () => false),
+          Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(redactedNames))
+        )
+        : delivery.pipe(
+          Effect.locally(HttpClient.currentTracerPropagation, false),
+          Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
+        )
     const headers = staticHeaders(webhook)
     const requestTimeout = Duration.toMillis(webhook.requestTimeout)
     const tags = { connector: options.connector ?? "webhooks", webhook: webhook.name }
@@ -268,7 +285,12 @@ export const makeSender = (
     const attempt = (message: Delivery.Message, number: number, deadline: number) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const timeout = Math.max(1, Math.min(requestTimeout, deadline - now))
+        // The schedule never starts a wait that ends past the deadline, but a throttled attempt
+        // may have waited for its slot past it: then it is not sent at all.
+        if (deadline - now <= 0) {
+          return yield* Effect.fail(failure("the delivery's deadline passed before the attempt could start", false))
+        }
+        const timeout = Math.min(requestTimeout, deadline - now)
         const request = buildRequest(webhook, headers, message, Math.floor(now / 1000))
         const exchange = client.execute(request).pipe(
           Effect.mapError(transportFailure),
@@ -335,8 +357,7 @@ export const makeSender = (
         }
         return outcome
       }).pipe(
-        Effect.locally(HttpClient.currentTracerPropagation, webhook.tracePropagation),
-        Effect.locally(HttpClient.currentTracerDisabledWhen, tracingDisabled),
+        tracing,
         Effect.withSpan("Webhooks.deliver", {
           kind: "producer",
           captureStackTrace: false,

@@ -8,6 +8,7 @@ import type * as net from "node:net"
 import type * as Receiver from "../Receiver.js"
 import * as Signature from "../Signature.js"
 import { cancelContentType } from "./wireContract.js"
+import { codeOf } from "./errors.js"
 
 /** @internal */
 export const maxBodyBytes = 1024 * 1024
@@ -24,7 +25,7 @@ export class ReceiverError extends Schema.TaggedError<ReceiverError>("servo-webh
 }) {}
 
 const describeListenError = (error: unknown, address: string): string => {
-  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  const code = codeOf(error)
   switch (code) {
     case "EADDRINUSE":
       return `cannot listen on ${address}: the address is already in use (choose another --port, or 0 for any free port)`

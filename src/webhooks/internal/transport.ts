@@ -1,7 +1,5 @@
-import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as Arr from "effect/Array"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -14,9 +12,8 @@ import type * as NetworkPolicy from "../NetworkPolicy.js"
 import type * as Transport from "../Transport.js"
 import * as UndiciHttpClient from "../UndiciHttpClient.js"
 import type * as WebhookConfig from "../WebhookConfig.js"
+import { findCause } from "./errors.js"
 import * as Policy from "./networkPolicy.js"
-import { redactUrl } from "./redaction.js"
-import { redactedHeaderNames } from "./webhookConfig.js"
 
 // ---------------------------------------------------------------------------------------------
 // Name resolution, injectable.
@@ -43,26 +40,6 @@ export const settingsOf = (webhook: WebhookConfig.Webhook): Transport.Settings =
 /** @internal */
 export const isDefault = (settings: Transport.Settings): boolean =>
   settings.tls === undefined && settings.proxy === undefined && !settings.http2 && settings.network === undefined
-
-/** @internal */
-export const describe = (settings: Transport.Settings): string => {
-  const parts: Array<string> = []
-  if (settings.tls !== undefined) {
-    const tls = [
-      ...(settings.tls.ca === undefined ? [] : ["custom CA"]),
-      ...(settings.tls.cert === undefined ? [] : ["client certificate"]),
-      ...(settings.tls.insecureSkipVerify ? ["NOT VERIFIED"] : [])
-    ]
-    parts.push(`tls: ${tls.length === 0 ? "system CAs" : tls.join(", ")}`)
-  }
-  if (settings.proxy !== undefined) {
-    const from = settings.proxy.source === "config" ? "" : ` (${settings.proxy.source})`
-    parts.push(`proxy: ${redactUrl(Redacted.value(settings.proxy.url))}${from}`)
-  }
-  if (settings.http2) parts.push("http2")
-  if (settings.network !== undefined) parts.push(`network: ${Policy.describe(settings.network)}`)
-  return parts.length === 0 ? "default" : parts.join("; ")
-}
 
 /** Identifies equal settings without keeping any secret in the key: secrets are hashed. */
 const keyOf = (settings: Transport.Settings): string => {
@@ -188,13 +165,8 @@ export const makeDispatcher = (Resolver: ResolverTag) =>
 // Clients per webhook
 // ---------------------------------------------------------------------------------------------
 
-const findRefusal = (cause: unknown): Policy.NetworkPolicyError | undefined => {
-  for (let error = cause, depth = 0; typeof error === "object" && error !== null && depth < 5; depth++) {
-    if (error instanceof Policy.NetworkPolicyError) return error
-    error = "cause" in error ? error.cause : undefined
-  }
-  return undefined
-}
+const findRefusal = (cause: unknown): Policy.NetworkPolicyError | undefined =>
+  findCause(cause, (error): error is Policy.NetworkPolicyError => error instanceof Policy.NetworkPolicyError)
 
 /** A refusal names the webhook it refused. */
 const nameRefusals = (webhook: string) =>
@@ -235,9 +207,6 @@ const preflight = (policy: NetworkPolicy.NetworkPolicy, resolve: Transport.Resol
     )
   })
 
-/** What `Headers.currentRedactedNames` holds unless changed (platform 0.97). */
-const platformRedactedNames: ReadonlyArray<string> = ["authorization", "cookie", "set-cookie", "x-api-key"]
-
 /** @internal */
 export const make = (Resolver: ResolverTag): Effect.Effect<Transport.Transports, never, Scope.Scope> => Effect.gen(function*() {
   const scope = yield* Effect.scope
@@ -267,12 +236,6 @@ export const make = (Resolver: ResolverTag): Effect.Effect<Transport.Transports,
           if (settings.proxy !== undefined) client = client.pipe(preflight(settings.network, resolve))
           client = client.pipe(nameRefusals(webhook.name))
         }
-      }
-      // Secret headers are redacted in the client's spans, as authorization and cookie are.
-      const names = redactedHeaderNames(webhook)
-      const configured = webhook.headers.map((header) => header.name.toLowerCase())
-      if (names.some((name) => configured.includes(name) && !platformRedactedNames.includes(name))) {
-        client = client.pipe(HttpClient.transformResponse(Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(names))))
       }
       return client
     })

@@ -19,6 +19,7 @@ import * as Signature from "../Signature.js"
 import type * as WebhookConfig from "../WebhookConfig.js"
 import * as NetworkPolicyInternal from "./networkPolicy.js"
 import { redacted, redactUrl, sensitiveHeaderNames } from "./redaction.js"
+import { codeOf } from "./errors.js"
 
 /** @internal */
 export const defaults = {
@@ -462,7 +463,7 @@ const readSecret = (ref: WebhookConfig.SecretRef, path: string): Effect.Effect<R
 }
 
 const describeFileError = (error: unknown): string => {
-  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  const code = codeOf(error)
   switch (code) {
     case "ENOENT":
       return "no such file"
@@ -489,7 +490,7 @@ const checkTls = (options: tls.SecureContextOptions): string | undefined => {
     tls.createSecureContext(options)
     return undefined
   } catch (error) {
-    const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+    const code = codeOf(error)
     return code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH" || /mismatch/i.test(String((error as Error).message))
       ? "mismatch"
       : "invalid"

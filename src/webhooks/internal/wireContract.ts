@@ -86,7 +86,6 @@ export const encodePayload = (options: {
     tail = head + tail + "}"
     return {
       event: selector,
-      createdAt: options.createdAt,
       body: (id: string) => encoder.encode(`{"id":${JSON.stringify(id)}${tail}`)
     }
   })
