@@ -44,7 +44,7 @@ describe("servo.yaml", () => {
 
   it("defaults the servo's name and accepts an empty file", () => {
     const config = Either.getOrThrow(Servo.parseConfig(assembly, ""))
-    expect(config).toEqual({ name: "servo", connectors: [] })
+    expect(config).toEqual({ name: "servo", source: "servo.yaml", connectors: [] })
   })
 
   it("reports every problem at once, each with its path", () => {

@@ -460,6 +460,11 @@ describe("servo webhooks trigger", () => {
         code: 1,
         stderr: ["error: target: expected an http or https URL, got a ftp: URL"]
       })
+      // A problem of a flag is named by the flag, not blamed on the target.
+      expect(yield* servo("webhooks", "trigger", "after:adjust", url, "--secret", "")).toMatchObject({
+        code: 1,
+        stderr: [expect.stringMatching(/^error: --secret: is empty; expected a secret/)]
+      })
       expect(seen.length).toBe(3)
     }).pipe(Effect.scoped))
 
@@ -751,6 +756,10 @@ describe("servo webhooks listen", () => {
           `error: cannot listen on 127.0.0.1:${taken.port}: the address is already in use (choose another --port, or 0 for any free port)`
         ]
       })
+      // A port out of range: Node throws at once rather than emitting an error; still one line.
+      const outOfRange = yield* servo("webhooks", "listen", "--port", "70000")
+      expect(outOfRange).toMatchObject({ code: 1, stdout: [] })
+      expect(outOfRange.stderr).toEqual([expect.stringMatching(/^error: cannot listen on 127\.0\.0\.1:70000: /)])
     }).pipe(Effect.scoped))
 })
 

@@ -147,6 +147,15 @@ webhooks:
       expectNoTrace(child.stdout() + child.stderr())
     }).pipe(Effect.scoped))
 
+  it.live("a trigger stopped by SIGTERM did not finish its job: exit 130, not 0", () =>
+    Effect.gen(function*() {
+      const stuck = yield* testReceiver(never)
+      const child = yield* spawnServoScoped(["webhooks", "trigger", "after:measure", stuck.url])
+      yield* stuck.waitFor(1)
+      child.process.kill("SIGTERM")
+      expect(yield* Effect.promise(() => child.exited)).toBe(130)
+    }).pipe(Effect.scoped))
+
   describe("SIGTERM with 500 after deliveries pending", () => {
     // 125 after webhooks on describe and measure: 250 deliveries a cycle. The after receiver holds
     // every answer, and the before:adjust webhook answers the first adjustment and holds the

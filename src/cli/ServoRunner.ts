@@ -28,8 +28,6 @@ export interface Options<C extends Connector.Connector.Any> {
   readonly assembly: Servo.Assembly<C>
   readonly config: Servo.Config
   readonly cycles: number
-  /** Names the config in start-up errors (its file). Default `servo.yaml`. */
-  readonly source?: string
 }
 
 /**

@@ -25,8 +25,23 @@ export interface Connector<Name extends string, Config, ConfigEncoded, ROut, E, 
   /** Registers its handlers under the instance `name`. */
   readonly layer: (
     config: Config,
-    options: { readonly name: string; readonly events: Event.Registry }
+    options: ConnectorLayerOptions
   ) => Layer.Layer<ROut, E, R | EventBus>
+}
+
+/**
+ * What a connector's Layer is told about its place in the assembly.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectorLayerOptions {
+  /** The instance's name: its key in servo.yaml. */
+  readonly name: string
+  /** Every event of the assembly. */
+  readonly events: Event.Registry
+  /** Where the config came from (its file), for errors found when the Layer starts. */
+  readonly source: string
 }
 
 /**
@@ -63,7 +78,7 @@ export const make = <const Name extends string, Config, ConfigEncoded, ROut, E, 
     readonly config: (events: Event.Registry) => Schema.Schema<Config, ConfigEncoded>
     readonly layer: (
       config: Config,
-      options: { readonly name: string; readonly events: Event.Registry }
+      options: ConnectorLayerOptions
     ) => Layer.Layer<ROut, E, R | EventBus>
   }
 ): Connector<Name, Config, ConfigEncoded, ROut, E, R> => ({ events: [], ...options })

@@ -50,6 +50,8 @@ export const assembly: <const C extends ReadonlyArray<Connector.Connector.Any>>(
  */
 export interface Config {
   readonly name: string
+  /** Where the config came from (its file), named in errors found when the servo starts. */
+  readonly source: string
   readonly connectors: ReadonlyArray<ConfiguredConnector>
 }
 

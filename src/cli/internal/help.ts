@@ -1,8 +1,9 @@
 /**
- * One line per command, used both by the commands (`withDescription`) and by the overviews that
- * `servo`, `servo --help`, `servo webhooks` and `servo webhooks --help` print. (@effect/cli's own
- * help of a command group lists every nested usage line in one table, too wide to read; a
- * command's own `--help` is still @effect/cli's.)
+ * One line per command for the overviews that `servo`, `servo --help`, `servo webhooks` and
+ * `servo webhooks --help` print; the two groups use theirs as their description too, and each
+ * command keeps a longer one of its own for its `--help`. (@effect/cli's own help of a command
+ * group lists every nested usage line in one table, too wide to read; a command's own `--help`
+ * is still @effect/cli's.)
  */
 import { version } from "../../version.js"
 import { table } from "./format.js"

@@ -10,7 +10,6 @@ import { CliError } from "../CliError.js"
 import type { assemblyWith as bundled } from "./assembly.js"
 import { load } from "./config.js"
 import { secretVariable } from "./keys.js"
-import * as ServoRunner from "./servoRunner.js"
 
 // ---------------------------------------------------------------------------------------------
 // generate
@@ -108,5 +107,7 @@ export const run = Effect.fn("ServoCommand.run")(function*(
   })
   const assembly = assemblyWith({ drainTimeout })
   const { config } = yield* load(assembly, options.config)
-  yield* ServoRunner.run({ assembly, config, cycles: options.cycles, source: options.config })
+  // Loaded here, not with the module: `generate` shares it and needs none of the delivery code.
+  const ServoRunner = yield* Effect.promise(() => import("./servoRunner.js"))
+  yield* ServoRunner.run({ assembly, config, cycles: options.cycles })
 })

@@ -90,27 +90,6 @@ export const formatFinalStats = (stats: Webhooks.Stats): string =>
   `after ${stats.after.delivered} delivered, ${stats.after.failed} failed, ${stats.after.cancelled} cancelled, ` +
   `${stats.after.abandoned} abandoned, ${stats.after.overflowed} overflowed`
 
-/**
- * Counts since `base`: the connector's metrics live as long as the process, and a process may
- * run a servo more than once (tests, a host's own loop).
- */
-const since = (now: Webhooks.Stats, base: Webhooks.Stats): Webhooks.Stats => ({
-  before: {
-    delivered: now.before.delivered - base.before.delivered,
-    cancelled: now.before.cancelled - base.before.cancelled,
-    failed: now.before.failed - base.before.failed
-  },
-  after: {
-    delivered: now.after.delivered - base.after.delivered,
-    cancelled: now.after.cancelled - base.after.cancelled,
-    failed: now.after.failed - base.after.failed,
-    enqueued: now.after.enqueued - base.after.enqueued,
-    overflowed: now.after.overflowed - base.after.overflowed,
-    abandoned: now.after.abandoned - base.after.abandoned,
-    pending: now.after.pending
-  }
-})
-
 const cancelledText = (error: CancelEventError) =>
   `cancelled by ${error.handler === undefined ? error.connector : `${error.connector} (${error.handler})`}: ${error.reason}; going on`
 
@@ -118,9 +97,9 @@ const cancelledText = (error: CancelEventError) =>
 // The run
 // ---------------------------------------------------------------------------------------------
 
-const startError = (source: string | undefined) => (error: unknown): CliError =>
+const startError = (error: unknown): CliError =>
   error instanceof InvalidConfig
-    ? fromInvalidConfig(source === undefined ? error : new InvalidConfig({ source, issues: error.issues }))
+    ? fromInvalidConfig(error)
     : new CliError({
       message: `the servo did not start: ${
         typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
@@ -195,13 +174,11 @@ export const run = <C extends Connector.Connector.Any>(
     })
 
     yield* Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(Servo.layer(options.assembly, options.config)).pipe(Effect.mapError(startError(options.source)))
+      const context = yield* Layer.build(Servo.layer(options.assembly, options.config)).pipe(Effect.mapError(startError))
       started = true
       const webhooks = Context.getOption(context, Webhooks.Webhooks)
-      if (Option.isSome(webhooks)) {
-        const base = yield* webhooks.value.stats
-        stats = Option.some(Effect.map(webhooks.value.stats, (now) => since(now, base)))
-      }
+      // Counted from this servo's start (a process may run more than one: tests, a host's loop).
+      if (Option.isSome(webhooks)) stats = Option.some(webhooks.value.stats)
       const bus = Context.get(context, EventBus.EventBus)
       const connectors = options.config.connectors.map(({ name }) => name)
       const hooks = Option.isSome(webhooks) ? ` (${Format.count(webhooks.value.webhooks.length, "webhook")})` : ""

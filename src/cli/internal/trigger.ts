@@ -28,6 +28,17 @@ const looksLikeUrl = (text: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
  * A webhook for a URL given on the command line, decoded and resolved like one from the file:
  * signed with `--secret` (v1) and `--signing-key` (v1a) when given.
  */
+/**
+ * What a problem of the webhook built from the command line is about, named the way the user
+ * gave it: `--secret`, `--signing-key`, the target, or a setting from the environment (`proxy`).
+ */
+const sourceOf = (path: string): string => {
+  const field = path.replace(/^[^\]]*\]\.?/, "")
+  if (field.startsWith("signing_key")) return "--signing-key"
+  if (field.startsWith("secret")) return "--secret"
+  return field === "" || field === "target" ? "target" : field
+}
+
 const urlWebhook = (
   assembly: Assembly,
   url: string,
@@ -45,19 +56,14 @@ const urlWebhook = (
         }]
       }, "the command line"),
       {
-        // Only the target can be wrong here; the path would only confuse.
-        onLeft: (error) => failWith(error.issues.map((issue) => `target: ${issue.message}`).join("; ")),
+        onLeft: (error) => failWith(error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ")),
         onRight: Effect.succeed
       }
     )
     const config = webhooksOf(decoded)[0]!
     return yield* resolveAt(config, 0, "the command line").pipe(
       Effect.mapError((error) =>
-        new CliError({
-          message: error.issues.map((issue) =>
-            `${issue.path.endsWith(".signing_key") ? "--signing-key" : "--secret"}: ${issue.message}`
-          ).join("; ")
-        })
+        new CliError({ message: error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ") })
       ),
       Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: WebhookConfig.redactTarget(url) }))
     )

@@ -85,6 +85,7 @@ export const decodeConfig = <C extends Connector.Connector.Any>(
     ),
     Either.map((decoded): Servo.Config => ({
       name: decoded.name ?? "servo",
+      source,
       connectors: Object.keys(input).flatMap((key) => {
         const connector = assembly.connectors.find((candidate) => candidate.name === key)
         return connector === undefined ? [] : [{ name: key, connector, config: decoded[key] }]
@@ -149,6 +150,6 @@ export const layer = <C extends Connector.Connector.Any>(
   // Each connector is built after the ones before it, so registration follows the file's order.
   config.connectors.reduce<Layer.Layer<any, any, any>>(
     (built, { connector, config: connectorConfig, name }) =>
-      Layer.provideMerge(connector.layer(connectorConfig, { name, events: _assembly.events }), built),
+      Layer.provideMerge(connector.layer(connectorConfig, { name, events: _assembly.events, source: config.source }), built),
     EventBus.layer
   )

@@ -171,7 +171,12 @@ export const make = (options: Receiver.Options = {}): Effect.Effect<Receiver.Rec
         })
         const address = `${host}:${options.port ?? 0}`
         server.once("error", (error) => resume(Effect.fail(new ReceiverError({ message: describeListenError(error, address) }))))
-        server.listen(options.port ?? 0, host, () => resume(Effect.succeed({ server, sockets })))
+        try {
+          server.listen(options.port ?? 0, host, () => resume(Effect.succeed({ server, sockets })))
+        } catch (error) {
+          // A port out of range throws at once instead of emitting "error".
+          resume(Effect.fail(new ReceiverError({ message: describeListenError(error, address) })))
+        }
       }),
       ({ server, sockets }) =>
         Effect.async<void>((resume) => {

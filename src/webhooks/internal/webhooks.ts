@@ -350,6 +350,6 @@ export const connectorWithOptions = (tag: Tag) => (options: Webhooks.ConnectorOp
     name: "webhooks",
     description: "HTTP callbacks before and after events",
     config: (events) => WebhookConfig.WebhooksConfig(events),
-    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name }) =>
-      layer(tag)(configs, { ...options, name, events })
+    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name, source }) =>
+      layer(tag)(configs, { ...options, name, events, source })
   })
