@@ -124,6 +124,7 @@ const Target = custom<string>("Target", (u, ast) => {
 
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const lineBreak = /[\r\n\0]/
+const injectionRefused = "contains a line break (CR/LF): header injection is refused"
 
 /** Headers our wire contract owns: a configured header may not replace them. */
 const reservedHeaders = new Set([
@@ -139,13 +140,13 @@ const reservedHeaders = new Set([
 const checkHeader = (name: unknown, value: unknown): ReadonlyArray<readonly [key: "name" | "value", message: string]> => {
   const issues: Array<readonly [key: "name" | "value", message: string]> = []
   if (typeof name !== "string" || name.length === 0) issues.push(["name", "expected a header name"])
-  else if (lineBreak.test(name)) issues.push(["name", "contains a line break (CR/LF): header injection is refused"])
+  else if (lineBreak.test(name)) issues.push(["name", injectionRefused])
   else if (!token.test(name)) issues.push(["name", `${JSON.stringify(name)} is not a valid header name`])
   else if (reservedHeaders.has(name.toLowerCase()) || name.toLowerCase().startsWith("webhook-")) {
     issues.push(["name", `${name} is set by servo-webhooks and cannot be configured`])
   }
   if (typeof value !== "string") issues.push(["value", "expected a string"])
-  else if (lineBreak.test(value)) issues.push(["value", "contains a line break (CR/LF): header injection is refused"])
+  else if (lineBreak.test(value)) issues.push(["value", injectionRefused])
   return issues
 }
 
@@ -189,7 +190,7 @@ const Headers = custom<ReadonlyArray<WebhookConfig.Header>>("Headers", (u, ast) 
       if (Either.isLeft(ref)) {
         issues.push(new ParseResult.Pointer(at("value"), u, new ParseResult.Type(ast, undefined, secretExpected)))
       } else if (typeof ref.right === "string" && lineBreak.test(ref.right)) {
-        issues.push(new ParseResult.Pointer(at("value"), u, new ParseResult.Type(ast, undefined, "contains a line break (CR/LF): header injection is refused")))
+        issues.push(new ParseResult.Pointer(at("value"), u, new ParseResult.Type(ast, undefined, injectionRefused)))
       } else if (typeof name === "string") headers.push({ name, value: ref.right, secret: true })
     } else {
       const found = checkHeader(name, value)
@@ -614,8 +615,8 @@ const resolveOne = (config: WebhookConfig.WebhookConfig, at: string) =>
       const path = `${at}.headers[${i}].value`
       const value = take(yield* readSecret(header.value, path))
       if (value === undefined) continue
-      if (/[\r\n\0]/.test(Redacted.value(value))) {
-        issues.push({ path, message: "contains a line break (CR/LF): header injection is refused" })
+      if (lineBreak.test(Redacted.value(value))) {
+        issues.push({ path, message: injectionRefused })
       } else headers.push({ name: header.name, value })
     }
 
