@@ -204,6 +204,19 @@ export const cidrContains = (cidr: NetworkPolicy.Cidr, address: string): boolean
 const allows = (policy: NetworkPolicy.NetworkPolicy, address: Address): boolean =>
   policy.allow.some((cidr) => contains((cidr as CidrImpl).range, address))
 
+/** @internal The first of `addresses` the policy refuses: a name is refused when any of its addresses is. */
+export const checkAll = (
+  policy: NetworkPolicy.NetworkPolicy,
+  addresses: ReadonlyArray<string>,
+  host?: string
+): NetworkPolicyError | undefined => {
+  for (const address of addresses) {
+    const refusal = check(policy, address, host)
+    if (refusal !== undefined) return refusal
+  }
+  return undefined
+}
+
 /** @internal */
 export const check = (
   policy: NetworkPolicy.NetworkPolicy,

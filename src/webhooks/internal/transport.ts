@@ -78,10 +78,8 @@ const guardedLookup = (policy: NetworkPolicy.NetworkPolicy, resolve: Transport.R
       const family = options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : options.family
       const wanted = family === 4 || family === 6 ? addresses.filter((address) => net.isIP(address) === family) : addresses
       if (wanted.length === 0) return callback(notFound(hostname), "")
-      for (const address of addresses) {
-        const refusal = Policy.check(policy, address, hostname)
-        if (refusal !== undefined) return callback(refusal as unknown as NodeJS.ErrnoException, "")
-      }
+      const refusal = Policy.checkAll(policy, addresses, hostname)
+      if (refusal !== undefined) return callback(refusal as unknown as NodeJS.ErrnoException, "")
       return options.all === true
         ? callback(null, wanted.map((address) => ({ address, family: net.isIP(address) })))
         : callback(null, wanted[0]!, net.isIP(wanted[0]!))
@@ -197,11 +195,8 @@ const preflight = (policy: NetworkPolicy.NetworkPolicy, resolve: Transport.Resol
         onFailure: refuse,
         onSuccess: (addresses) => {
           if (addresses.length === 0) return refuse(notFound(hostname))
-          for (const address of addresses) {
-            const refusal = Policy.check(policy, address, hostname)
-            if (refusal !== undefined) return refuse(refusal)
-          }
-          return Effect.succeed(request)
+          const refusal = Policy.checkAll(policy, addresses, hostname)
+          return refusal === undefined ? Effect.succeed(request) : refuse(refusal)
         }
       })
     )
