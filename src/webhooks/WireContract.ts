@@ -18,68 +18,29 @@
  *
  * @since 0.1.0
  */
-import type * as Either from "effect/Either"
-import type * as JSONSchema from "effect/JSONSchema"
+import * as Either from "effect/Either"
+import * as JSONSchema from "effect/JSONSchema"
 import type * as ParseResult from "effect/ParseResult"
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
+import * as crypto from "node:crypto"
 import type * as Event from "../servo/Event.js"
 import type { EventResults } from "../servo/EventBus.js"
-import * as internal from "./internal/wireContract.js"
+import { version } from "../version.js"
 
-/**
- * The content type of every delivery's body.
- *
- * @since 0.1.0
- * @category constants
- */
-export const contentType: string = internal.contentType
+/** The content type of every delivery's body. */
+export const contentType: string = "application/vnd.opsani.servo-webhooks+json; version=1"
 
-/**
- * The content type a receiver answers with to cancel a before event, with `{"reason": "..."}`.
- *
- * @since 0.1.0
- * @category constants
- */
-export const cancelContentType: string = internal.cancelContentType
+/** The content type a receiver answers with to cancel a before event, with `{"reason": "..."}`. */
+export const cancelContentType: string = "application/vnd.opsani.servo.errors.CancelEventError+json"
 
-/**
- * @since 0.1.0
- * @category constants
- */
-export const userAgent: string = internal.userAgent
+export const userAgent: string = `servo-webhooks/${version}`
 
-/**
- * The prepositions a webhook can be attached with.
- *
- * @since 0.1.0
- * @category models
- */
+/** The prepositions a webhook can be attached with. */
 export type Preposition = "before" | "after"
-
-/**
- * The Schema of a delivery's body for one event: `results` only on after events.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const Envelope: (event: Event.Event.Any, preposition: Preposition) => Schema.Schema<unknown, unknown> =
-  internal.Envelope
-
-/**
- * The JSON Schema of a delivery's body for one event, as `servo webhooks schema` prints it.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const jsonSchema: (event: Event.Event.Any, preposition: Preposition) => JSONSchema.JsonSchema7Root =
-  internal.jsonSchema
 
 /**
  * An event's payload encoded once, ready to become the body of any number of deliveries: each
  * gets its own `id` spliced in front, the parameters and results are encoded a single time.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Payload {
   /** `after:measure` */
@@ -88,25 +49,82 @@ export interface Payload {
   readonly body: (id: string) => Uint8Array
 }
 
-/**
- * Encodes an event's parameters (and, after it, results) with the event's Schemas.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const encodePayload: (options: {
+interface Codec {
+  readonly envelope: Schema.Schema<unknown, unknown>
+  readonly encodeParameters: (params: unknown) => Either.Either<unknown, ParseResult.ParseError>
+  readonly encodeResults: (results: ReadonlyArray<{ connector: string; value: unknown }>) => Either.Either<unknown, ParseResult.ParseError>
+}
+
+// Encoders are compiled once per event and preposition, never per delivery.
+const codecs = new WeakMap<Event.Event.Any, Partial<Record<Preposition, Codec>>>()
+
+const codecFor = (event: Event.Event.Any, preposition: Preposition): Codec => {
+  let perEvent = codecs.get(event)
+  if (perEvent === undefined) codecs.set(event, perEvent = {})
+  let codec = perEvent[preposition]
+  if (codec === undefined) {
+    const results = Schema.Array(Schema.Struct({ connector: Schema.String, value: event.result }))
+    const fields = {
+      id: Schema.String.annotations({ description: "The delivery id, the same as the webhook-id header and on every retry" }),
+      event: Schema.Literal(`${preposition}:${event.name}`),
+      created_at: Schema.String.annotations({
+        description: "When the event was dispatched, UTC ISO-8601",
+        jsonSchema: { type: "string", format: "date-time" }
+      }),
+      parameters: event.parameters
+    }
+    const envelope = preposition === "after" ? Schema.Struct({ ...fields, results }) : Schema.Struct(fields)
+    codec = {
+      envelope: envelope.annotations({
+        identifier: `${preposition}_${event.name}`,
+        title: `${preposition}:${event.name}`,
+        description: `The body of a ${preposition}:${event.name} webhook (servo-webhooks wire contract v1)`
+      }) as unknown as Schema.Schema<unknown, unknown>,
+      encodeParameters: Schema.encodeEither(event.parameters as Schema.Schema<unknown, unknown>),
+      encodeResults: Schema.encodeEither(results as unknown as Schema.Schema<unknown, unknown>)
+    }
+    perEvent[preposition] = codec
+  }
+  return codec
+}
+
+/** The Schema of a delivery's body for one event: `results` only on after events. */
+export const Envelope = (event: Event.Event.Any, preposition: Preposition): Schema.Schema<unknown, unknown> =>
+  codecFor(event, preposition).envelope
+
+/** The JSON Schema of a delivery's body for one event, as `servo webhooks schema` prints it. */
+export const jsonSchema = (event: Event.Event.Any, preposition: Preposition): JSONSchema.JsonSchema7Root =>
+  JSONSchema.make(Envelope(event, preposition))
+
+const encoder = new TextEncoder()
+
+/** Encodes an event's parameters (and, after it, results) with the event's Schemas. */
+export const encodePayload = (options: {
   readonly event: Event.Event.Any
   readonly preposition: Preposition
   readonly params: unknown
   readonly results?: EventResults<unknown>
   readonly createdAt: Date
-}) => Either.Either<Payload, ParseResult.ParseError> = internal.encodePayload
+}): Either.Either<Payload, ParseResult.ParseError> => {
+  const codec = codecFor(options.event, options.preposition)
+  const selector = `${options.preposition}:${options.event.name}`
+  return Either.gen(function*() {
+    const parameters = yield* codec.encodeParameters(options.params)
+    let tail = `,"parameters":${JSON.stringify(parameters)}`
+    if (options.preposition === "after") {
+      tail += `,"results":${JSON.stringify(yield* codec.encodeResults(options.results ?? []))}`
+    }
+    const head = `,"event":${JSON.stringify(selector)},"created_at":${JSON.stringify(options.createdAt.toISOString())}`
+    tail = head + tail + "}"
+    return {
+      event: selector,
+      body: (id: string) => encoder.encode(`{"id":${JSON.stringify(id)}${tail}`)
+    }
+  })
+}
 
 /**
  * A fresh delivery id: `msg_` and 22 random URL-safe characters (never a `.`, which the
  * signature's `id.timestamp.body` format relies on).
- *
- * @since 0.1.0
- * @category constructors
  */
-export const makeId: () => string = internal.makeId
+export const makeId = (): string => `msg_${crypto.randomBytes(16).toString("base64url")}`

@@ -7,7 +7,7 @@ import * as http from "node:http"
 import type * as net from "node:net"
 import type * as Receiver from "../Receiver.js"
 import * as Signature from "../Signature.js"
-import { cancelContentType } from "./wireContract.js"
+import { cancelContentType } from "../WireContract.js"
 import { codeOf } from "./errors.js"
 
 /** @internal */
