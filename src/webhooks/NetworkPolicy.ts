@@ -21,17 +21,13 @@
  * once, without retries, with a {@link NetworkPolicyError} naming the webhook, the address and its
  * class.
  *
- * @since 0.1.0
  */
-import type * as Either from "effect/Either"
-import * as internal from "./internal/networkPolicy.js"
+import * as Schema from "effect/Schema"
+import { anyContains, classifyParsed, embeddedIPv4, parseAddress } from "./internal/addresses.js"
 
-/**
- * Why an address is not public.
- *
- * @since 0.1.0
- * @category models
- */
+export { classify, parseCidr } from "./internal/addresses.js"
+
+/** Why an address is not public. */
 export type AddressClass =
   | "loopback"
   | "private"
@@ -46,18 +42,11 @@ export type AddressClass =
 /**
  * A parsed CIDR block (`10.1.0.0/16`, `fd00::/8`, or a single address). `String(cidr)` is the
  * text it was parsed from.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Cidr {
   readonly text: string
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface NetworkPolicy {
   /** Refuse every address that is not public unicast. */
   readonly denyPrivate: boolean
@@ -65,66 +54,71 @@ export interface NetworkPolicy {
   readonly allow: ReadonlyArray<Cidr>
 }
 
-/**
- * The `code` of a refusal, as undici and `Delivery` see it: a refusal is final, never retried.
- *
- * @since 0.1.0
- * @category constants
- */
-export const code: string = internal.code
+/** The `code` of a refusal, as undici and `Delivery` see it: a refusal is final, never retried. */
+export const code: string = "ERR_SERVO_WEBHOOKS_NETWORK_POLICY"
 
 /**
  * A connection the policy refused: `refused 127.0.0.1 (loopback) for hooks.internal: the network
  * policy denies private addresses`, prefixed with the webhook's name when known.
- *
- * @since 0.1.0
- * @category errors
  */
-export const NetworkPolicyError: typeof internal.NetworkPolicyError = internal.NetworkPolicyError
+export class NetworkPolicyError extends Schema.TaggedError<NetworkPolicyError>("servo-webhooks/NetworkPolicyError")(
+  "NetworkPolicyError",
+  {
+    address: Schema.String,
+    addressClass: Schema.String,
+    /** The name that resolved to `address`, when it was a name. */
+    host: Schema.optional(Schema.String),
+    webhook: Schema.optional(Schema.String)
+  }
+) {
+  /** What undici and Delivery's classifier read: a refusal is final, never retried. */
+  get code(): string {
+    return code
+  }
+  override get message(): string {
+    const host = this.host === undefined || this.host === this.address ? "" : ` for ${this.host}`
+    const webhook = this.webhook === undefined ? "" : `webhook ${this.webhook}: `
+    return `${webhook}refused ${this.address} (${this.addressClass})${host}: the network policy denies private addresses`
+  }
+}
 
-/**
- * @since 0.1.0
- * @category errors
- */
-export type NetworkPolicyError = internal.NetworkPolicyError
-
-/**
- * @since 0.1.0
- * @category refinements
- */
-export const isNetworkPolicyError: (u: unknown) => u is NetworkPolicyError = internal.isNetworkPolicyError
-
-/**
- * The class of a literal IP address (brackets and a zone are accepted), `undefined` for a public
- * unicast address. Throws a `TypeError` for text that is not an IP address.
- *
- * @since 0.1.0
- * @category classification
- */
-export const classify: (address: string) => AddressClass | undefined = internal.classify
-
-/**
- * Parses `10.1.0.0/16`, `fd00::/8` or a single address; the reason never needs more than the text.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const parseCidr: (text: string) => Either.Either<Cidr, string> = internal.parseCidr
+export const isNetworkPolicyError = (u: unknown): u is NetworkPolicyError => u instanceof NetworkPolicyError
 
 /**
  * The refusal for connecting to `address` (resolved from `host`, when given), or `undefined` when
  * the policy lets it through. Text that is not an IP address is refused.
- *
- * @since 0.1.0
- * @category checking
  */
-export const check: (policy: NetworkPolicy, address: string, host?: string) => NetworkPolicyError | undefined =
-  internal.check
+export const check = (policy: NetworkPolicy, address: string, host?: string): NetworkPolicyError | undefined => {
+  if (!policy.denyPrivate) return undefined
+  const parsed = parseAddress(address)
+  if (parsed === undefined) {
+    return new NetworkPolicyError({ address, addressClass: "not an IP address", ...(host === undefined ? {} : { host }) })
+  }
+  const addressClass = classifyParsed(parsed)
+  if (addressClass === undefined) return undefined
+  const embedded = embeddedIPv4(parsed)
+  if (anyContains(policy.allow, parsed) || (embedded !== undefined && anyContains(policy.allow, embedded))) return undefined
+  return new NetworkPolicyError({ address, addressClass, ...(host === undefined ? {} : { host }) })
+}
 
 /**
- * A one-line summary for listings: `deny private, allow 10.1.0.0/16` or `any address`.
- *
- * @since 0.1.0
- * @category formatting
+ * The first of `addresses` the policy refuses: a name is refused when any of its addresses is.
+ * (Not exported from the package: `Transport` uses it.)
  */
-export const describe: (policy: NetworkPolicy) => string = internal.describe
+export const checkAll = (
+  policy: NetworkPolicy,
+  addresses: ReadonlyArray<string>,
+  host?: string
+): NetworkPolicyError | undefined => {
+  for (const address of addresses) {
+    const refusal = check(policy, address, host)
+    if (refusal !== undefined) return refusal
+  }
+  return undefined
+}
+
+/** A one-line summary for listings: `deny private, allow 10.1.0.0/16` or `any address`. */
+export const describe = (policy: NetworkPolicy): string =>
+  policy.denyPrivate
+    ? `deny private${policy.allow.length > 0 ? `, allow ${policy.allow.map(String).join(", ")}` : ""}`
+    : "any address"
