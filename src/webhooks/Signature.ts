@@ -27,23 +27,15 @@
  * `JSON.stringify(key)` and `util.inspect(key)` show `<redacted>`, and no error message quotes
  * a key's text. Everything here is synchronous and pure apart from `generate*`, which draws
  * randomness, and `verify`, which reads the system clock unless given `now`.
- *
- * @since 0.1.0
  */
-import type * as Either from "effect/Either"
-import type * as Redacted from "effect/Redacted"
-import * as internal from "./internal/signature.js"
+import * as crypto from "node:crypto"
+import * as Either from "effect/Either"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 
-/**
- * @since 0.1.0
- * @category type ids
- */
-export const TypeId: unique symbol = internal.TypeId
+export const TypeId: unique symbol = Symbol.for("servo-webhooks/Signature")
 
-/**
- * @since 0.1.0
- * @category type ids
- */
 export type TypeId = typeof TypeId
 
 // ---------------------------------------------------------------------------------------------
@@ -53,17 +45,18 @@ export type TypeId = typeof TypeId
 /**
  * A key's text could not be parsed. `reason` says what was expected and what was found (a
  * prefix, a length, "not valid base64"), never any part of the text itself.
- *
- * @since 0.1.0
- * @category errors
  */
-export const InvalidSigningKey: typeof internal.InvalidSigningKey = internal.InvalidSigningKey
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type InvalidSigningKey = internal.InvalidSigningKey
+export class InvalidSigningKey extends Schema.TaggedError<InvalidSigningKey>("servo-webhooks/InvalidSigningKey")(
+  "InvalidSigningKey",
+  {
+    // What was wrong, in words that never quote the input: the input is a secret.
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `invalid webhook key: ${this.reason}`
+  }
+}
 
 /**
  * A request did not verify. `reason` is one of
@@ -75,37 +68,31 @@ export type InvalidSigningKey = internal.InvalidSigningKey
  * - `no_matching_signature`: no entry of a known version verifies with any key given.
  *
  * `detail` says more (which headers, how far off, how many entries and keys were tried).
- *
- * @since 0.1.0
- * @category errors
  */
-export const SignatureVerificationError: typeof internal.SignatureVerificationError =
-  internal.SignatureVerificationError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type SignatureVerificationError = internal.SignatureVerificationError
+export class SignatureVerificationError
+  extends Schema.TaggedError<SignatureVerificationError>("servo-webhooks/SignatureVerificationError")(
+    "SignatureVerificationError",
+    {
+      reason: Schema.Literal("missing_headers", "timestamp_out_of_tolerance", "invalid_timestamp", "no_matching_signature"),
+      detail: Schema.String
+    }
+  )
+{
+  override get message(): string {
+    return `webhook signature not verified (${this.reason}): ${this.detail}`
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Keys
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The signature schemes of the spec: `v1` is HMAC-SHA256, `v1a` is Ed25519.
- *
- * @since 0.1.0
- * @category models
- */
+/** The signature schemes of the spec: `v1` is HMAC-SHA256, `v1a` is Ed25519. */
 export type Scheme = "v1" | "v1a"
 
 /**
  * A `whsec_` secret, for `v1` signatures. It signs and verifies. Its bytes are held in a
  * `KeyObject` that nothing prints.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Secret {
   readonly [TypeId]: TypeId
@@ -116,9 +103,6 @@ export interface Secret {
 /**
  * A `whsk_` Ed25519 signing key, for `v1a` signatures. Its public half is not secret and can be
  * handed to receivers (`publicKey.encoded`).
- *
- * @since 0.1.0
- * @category models
  */
 export interface PrivateKey {
   readonly [TypeId]: TypeId
@@ -127,12 +111,7 @@ export interface PrivateKey {
   readonly publicKey: PublicKey
 }
 
-/**
- * A `whpk_` Ed25519 public key: it verifies `v1a` signatures and cannot make them.
- *
- * @since 0.1.0
- * @category models
- */
+/** A `whpk_` Ed25519 public key: it verifies `v1a` signatures and cannot make them. */
 export interface PublicKey {
   readonly [TypeId]: TypeId
   readonly _tag: "PublicKey"
@@ -141,101 +120,269 @@ export interface PublicKey {
   readonly encoded: string
 }
 
-/**
- * What a sender signs with.
- *
- * @since 0.1.0
- * @category models
- */
+/** What a sender signs with. */
 export type SigningKey = Secret | PrivateKey
 
-/**
- * What a receiver verifies with.
- *
- * @since 0.1.0
- * @category models
- */
+/** What a receiver verifies with. */
 export type VerificationKey = Secret | PublicKey
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type Key = Secret | PrivateKey | PublicKey
+
+const secretPrefix = "whsec_"
+const privateKeyPrefix = "whsk_"
+const publicKeyPrefix = "whpk_"
+
+const minSecretBytes = 24
+const maxSecretBytes = 64
+
+const redactedMaterial = "<redacted>"
+
+// The key material lives in a private field: it is not a property, so no `Object.keys`,
+// `JSON.stringify`, `util.inspect` or deep-equality walk can reach it.
+
+class SecretImpl implements Secret {
+  readonly [TypeId]: TypeId = TypeId
+  readonly _tag = "Secret" as const
+  readonly scheme = "v1" as const
+  readonly #key: crypto.KeyObject
+  constructor(key: crypto.KeyObject) {
+    this.#key = key
+  }
+  /** HMAC-SHA256 of `prefix` then `body`, without copying the body. */
+  hmac(prefix: string, body: Uint8Array): Buffer {
+    return crypto.createHmac("sha256", this.#key).update(prefix).update(body).digest()
+  }
+  toJSON(): unknown {
+    return { _id: "Secret", scheme: this.scheme, key: redactedMaterial }
+  }
+  toString(): string {
+    return `Secret(${this.scheme}, ${redactedMaterial})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+class PublicKeyImpl implements PublicKey {
+  readonly [TypeId]: TypeId = TypeId
+  readonly _tag = "PublicKey" as const
+  readonly scheme = "v1a" as const
+  readonly encoded: string
+  readonly #key: crypto.KeyObject
+  constructor(key: crypto.KeyObject, raw: Uint8Array) {
+    this.#key = key
+    this.encoded = publicKeyPrefix + Buffer.from(raw).toString("base64")
+  }
+  verify(data: Buffer, signature: Buffer): boolean {
+    return crypto.verify(null, data, this.#key, signature)
+  }
+  toJSON(): unknown {
+    return { _id: "PublicKey", scheme: this.scheme, encoded: this.encoded }
+  }
+  toString(): string {
+    return `PublicKey(${this.scheme}, ${this.encoded})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+class PrivateKeyImpl implements PrivateKey {
+  readonly [TypeId]: TypeId = TypeId
+  readonly _tag = "PrivateKey" as const
+  readonly scheme = "v1a" as const
+  readonly publicKey: PublicKeyImpl
+  readonly #key: crypto.KeyObject
+  constructor(key: crypto.KeyObject, publicKey: PublicKeyImpl) {
+    this.#key = key
+    this.publicKey = publicKey
+  }
+  sign(data: Buffer): Buffer {
+    return crypto.sign(null, data, this.#key)
+  }
+  toJSON(): unknown {
+    return { _id: "PrivateKey", scheme: this.scheme, key: redactedMaterial, publicKey: this.publicKey.encoded }
+  }
+  toString(): string {
+    return `PrivateKey(${this.scheme}, ${redactedMaterial}, ${this.publicKey.encoded})`
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+type Input = string | Redacted.Redacted<string>
+
+const reveal = (input: Input): string => Redacted.isRedacted(input) ? Redacted.value(input) : input
+
+const strictBase64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+const invalid = (reason: string) => Either.left(new InvalidSigningKey({ reason }))
+
+const prefixOf = (text: string): string | undefined =>
+  text.startsWith(secretPrefix)
+    ? secretPrefix
+    : text.startsWith(privateKeyPrefix)
+    ? privateKeyPrefix
+    : text.startsWith(publicKeyPrefix)
+    ? publicKeyPrefix
+    : undefined
+
+const describePrefix = (prefix: string): string =>
+  prefix === secretPrefix
+    ? "a whsec_ secret"
+    : prefix === privateKeyPrefix
+    ? "a whsk_ signing key"
+    : "a whpk_ public key"
+
+/**
+ * The bytes after `prefix`, or why there are none. Reasons name the expected shape and never
+ * quote the text.
+ */
+const decode = (text: string, prefix: string, accepted: ReadonlyArray<string>): Either.Either<Buffer, string> => {
+  if (!text.startsWith(prefix)) {
+    const found = prefixOf(text)
+    const wanted = accepted.join(" or ")
+    return Either.left(
+      found === undefined
+        ? `missing the ${wanted} prefix`
+        : `expected ${wanted} but this is ${describePrefix(found)}`
+    )
+  }
+  const body = text.slice(prefix.length)
+  if (body.length === 0) return Either.left(`nothing follows the ${prefix} prefix`)
+  if (!strictBase64.test(body)) {
+    return Either.left(
+      /\s/.test(body)
+        ? `the text after ${prefix} is not valid base64: it contains whitespace (trim the value)`
+        : `the text after ${prefix} is not valid base64 (standard alphabet A-Z a-z 0-9 + /, padded with =)`
+    )
+  }
+  return Either.right(Buffer.from(body, "base64"))
+}
+
+const plural = (n: number) => (n === 1 ? "1 byte" : `${n} bytes`)
+
+const makeSecret = (bytes: Buffer): Either.Either<Secret, InvalidSigningKey> => {
+  if (bytes.length < minSecretBytes || bytes.length > maxSecretBytes) {
+    return invalid(
+      `expected whsec_ followed by base64 of ${minSecretBytes} to ${maxSecretBytes} bytes, got ${plural(bytes.length)}`
+    )
+  }
+  return Either.right(new SecretImpl(crypto.createSecretKey(bytes)))
+}
+
+const importPublicKey = (raw: Uint8Array): PublicKeyImpl =>
+  new PublicKeyImpl(
+    crypto.createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
+      format: "jwk"
+    }),
+    raw
+  )
+
+const makePrivateKey = (bytes: Buffer): Either.Either<PrivateKey, InvalidSigningKey> => {
+  if (bytes.length !== 64) {
+    return invalid(
+      `expected whsk_ followed by base64 of 64 bytes (a 32-byte Ed25519 seed then its 32-byte public key), ` +
+        `got ${plural(bytes.length)}`
+    )
+  }
+  const seed = bytes.subarray(0, 32)
+  const declaredPublic = bytes.subarray(32)
+  let key: crypto.KeyObject
+  try {
+    // Node derives the public key from `d` and ignores `x`, so the halves are compared below.
+    key = crypto.createPrivateKey({
+      key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: declaredPublic.toString("base64url") },
+      format: "jwk"
+    })
+  } catch {
+    return invalid("the whsk_ key is not a valid Ed25519 key")
+  }
+  const derived = Buffer.from(crypto.createPublicKey(key).export({ format: "jwk" }).x!, "base64url")
+  if (!crypto.timingSafeEqual(derived, declaredPublic)) {
+    return invalid(
+      "the second half of the whsk_ key (its public key) does not match the public key derived from its first half (the seed)"
+    )
+  }
+  return Either.right(new PrivateKeyImpl(key, importPublicKey(derived)))
+}
+
+const makePublicKey = (bytes: Buffer): Either.Either<PublicKey, InvalidSigningKey> => {
+  if (bytes.length !== 32) {
+    return invalid(`expected whpk_ followed by base64 of 32 bytes (an Ed25519 public key), got ${plural(bytes.length)}`)
+  }
+  try {
+    return Either.right(importPublicKey(bytes))
+  } catch {
+    return invalid("the whpk_ key is not a valid Ed25519 public key")
+  }
+}
+
+const parseWith = <K>(
+  input: Input,
+  accepted: ReadonlyArray<string>,
+  makers: Readonly<Record<string, (bytes: Buffer) => Either.Either<K, InvalidSigningKey>>>
+): Either.Either<K, InvalidSigningKey> => {
+  const text = reveal(input)
+  if (typeof text !== "string") return invalid(`expected a string, got ${text === null ? "null" : typeof text}`)
+  const prefix = accepted.find((p) => text.startsWith(p)) ?? accepted[0]!
+  const bytes = decode(text, prefix, accepted)
+  return Either.isLeft(bytes) ? invalid(bytes.left) : makers[prefix]!(bytes.right)
+}
 
 /**
  * Parses a `whsec_` secret: `whsec_` followed by the standard, padded base64 of 24 to 64 bytes.
- *
- * @since 0.1.0
- * @category constructors
  */
-export const parseSecret: (input: string | Redacted.Redacted<string>) => Either.Either<Secret, InvalidSigningKey> =
-  internal.parseSecret
+export const parseSecret = (input: Input): Either.Either<Secret, InvalidSigningKey> =>
+  parseWith(input, [secretPrefix], { [secretPrefix]: makeSecret })
 
 /**
  * Parses a `whsk_` signing key: `whsk_` followed by the base64 of 64 bytes, a 32-byte Ed25519
  * seed then the 32-byte public key it derives (refused when the halves do not match).
- *
- * @since 0.1.0
- * @category constructors
  */
-export const parsePrivateKey: (
-  input: string | Redacted.Redacted<string>
-) => Either.Either<PrivateKey, InvalidSigningKey> = internal.parsePrivateKey
+export const parsePrivateKey = (input: Input): Either.Either<PrivateKey, InvalidSigningKey> =>
+  parseWith(input, [privateKeyPrefix], { [privateKeyPrefix]: makePrivateKey })
 
-/**
- * Parses a `whpk_` public key: `whpk_` followed by the base64 of 32 bytes.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const parsePublicKey: (
-  input: string | Redacted.Redacted<string>
-) => Either.Either<PublicKey, InvalidSigningKey> = internal.parsePublicKey
+/** Parses a `whpk_` public key: `whpk_` followed by the base64 of 32 bytes. */
+export const parsePublicKey = (input: Input): Either.Either<PublicKey, InvalidSigningKey> =>
+  parseWith(input, [publicKeyPrefix], { [publicKeyPrefix]: makePublicKey })
 
-/**
- * Parses a key a sender signs with, chosen by its prefix: `whsec_` or `whsk_`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const parseSigningKey: (
-  input: string | Redacted.Redacted<string>
-) => Either.Either<SigningKey, InvalidSigningKey> = internal.parseSigningKey
+/** Parses a key a sender signs with, chosen by its prefix: `whsec_` or `whsk_`. */
+export const parseSigningKey = (input: Input): Either.Either<SigningKey, InvalidSigningKey> =>
+  parseWith<SigningKey>(input, [secretPrefix, privateKeyPrefix], {
+    [secretPrefix]: makeSecret,
+    [privateKeyPrefix]: makePrivateKey
+  })
 
-/**
- * Parses a key a receiver verifies with, chosen by its prefix: `whsec_` or `whpk_`.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const parseVerificationKey: (
-  input: string | Redacted.Redacted<string>
-) => Either.Either<VerificationKey, InvalidSigningKey> = internal.parseVerificationKey
+/** Parses a key a receiver verifies with, chosen by its prefix: `whsec_` or `whpk_`. */
+export const parseVerificationKey = (input: Input): Either.Either<VerificationKey, InvalidSigningKey> =>
+  parseWith<VerificationKey>(input, [secretPrefix, publicKeyPrefix], {
+    [secretPrefix]: makeSecret,
+    [publicKeyPrefix]: makePublicKey
+  })
 
-/**
- * @since 0.1.0
- * @category refinements
- */
-export const isKey: (u: unknown) => u is Key = internal.isKey
+export const isKey = (u: unknown): u is Key =>
+  u instanceof SecretImpl || u instanceof PrivateKeyImpl || u instanceof PublicKeyImpl
 
-/**
- * A fresh `whsec_` secret of 32 random bytes, as text (store it as a secret).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const generateSecret: () => string = internal.generateSecret
+/** A fresh `whsec_` secret of 32 random bytes, as text (store it as a secret). */
+export const generateSecret = (): string => secretPrefix + crypto.randomBytes(32).toString("base64")
 
 /**
  * A fresh Ed25519 key pair, as text: the `whsk_` signing key for the sender (store it as a
  * secret) and the `whpk_` public key for receivers.
- *
- * @since 0.1.0
- * @category constructors
  */
-export const generateKeyPair: () => { readonly signingKey: string; readonly publicKey: string } =
-  internal.generateKeyPair
+export const generateKeyPair = (): { readonly signingKey: string; readonly publicKey: string } => {
+  const { privateKey } = crypto.generateKeyPairSync("ed25519")
+  const jwk = privateKey.export({ format: "jwk" })
+  const seed = Buffer.from(jwk.d!, "base64url")
+  const publicKey = Buffer.from(jwk.x!, "base64url")
+  return {
+    signingKey: privateKeyPrefix + Buffer.concat([seed, publicKey]).toString("base64"),
+    publicKey: publicKeyPrefix + publicKey.toString("base64")
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Signing
@@ -244,9 +391,6 @@ export const generateKeyPair: () => { readonly signingKey: string; readonly publ
 /**
  * What is signed: the message id (the same on every retry, without a `.`), the attempt's Unix
  * time in whole seconds, and the exact bytes sent as the body.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Message {
   readonly id: string
@@ -257,14 +401,34 @@ export interface Message {
 /**
  * The three headers a signed request carries. (A type alias rather than an interface, so that it
  * is a `HeadersRecord` and can be handed to `verify` as is.)
- *
- * @since 0.1.0
- * @category models
  */
 export type SignedHeaders = {
   readonly "webhook-id": string
   readonly "webhook-timestamp": string
   readonly "webhook-signature": string
+}
+
+// 10^11 s is the year 5138; Date.now() (milliseconds) has been above it since 1973.
+const maxPlausibleSeconds = 1e11
+
+const checkMessage = (id: string, timestamp: number): void => {
+  if (typeof id !== "string" || id.length === 0) throw new TypeError("a webhook id must be a non-empty string")
+  if (id.includes(".")) throw new TypeError("a webhook id must not contain \".\" (it separates the signed fields)")
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw new TypeError(`a webhook timestamp must be a whole number of seconds since the epoch, got ${timestamp}`)
+  }
+  if (timestamp >= maxPlausibleSeconds) {
+    throw new TypeError(`a webhook timestamp is in seconds since the epoch; ${timestamp} looks like milliseconds`)
+  }
+}
+
+/** `${prefix}${body}` as one buffer: Ed25519 reads the message twice, so it cannot be streamed. */
+const concat = (prefix: string, body: Uint8Array): Buffer => {
+  const prefixLength = Buffer.byteLength(prefix)
+  const data = Buffer.allocUnsafe(prefixLength + body.length)
+  data.write(prefix, 0)
+  data.set(body, prefixLength)
+  return data
 }
 
 /**
@@ -274,31 +438,45 @@ export type SignedHeaders = {
  * Throws a `TypeError` on a programming error: no keys, an empty id or one containing `.`, or
  * a timestamp that is not a non-negative whole number of seconds (or is so large that it must
  * be milliseconds).
- *
- * @since 0.1.0
- * @category signing
  */
-export const sign: (keys: ReadonlyArray<SigningKey>, message: Message) => string = internal.sign
+export const sign = (keys: ReadonlyArray<SigningKey>, message: Message): string => {
+  const { body, id, timestamp } = message
+  checkMessage(id, timestamp)
+  if (keys.length === 0) throw new TypeError("signing needs at least one key")
+  const prefix = `${id}.${timestamp}.`
+  let data: Buffer | undefined
+  let header = ""
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
+    let entry: string
+    if (key instanceof SecretImpl) {
+      entry = "v1," + key.hmac(prefix, body).toString("base64")
+    } else if (key instanceof PrivateKeyImpl) {
+      data ??= concat(prefix, body)
+      entry = "v1a," + key.sign(data).toString("base64")
+    } else {
+      throw new TypeError("sign expects keys made by Signature.parseSecret, parsePrivateKey or parseSigningKey")
+    }
+    header = i === 0 ? entry : header + " " + entry
+  }
+  return header
+}
 
-/**
- * `sign`, returned with the id and timestamp as the three `webhook-*` request headers.
- *
- * @since 0.1.0
- * @category signing
- */
-export const signHeaders: (keys: ReadonlyArray<SigningKey>, message: Message) => SignedHeaders =
-  internal.signHeaders
+/** `sign`, returned with the id and timestamp as the three `webhook-*` request headers. */
+export const signHeaders = (
+  keys: ReadonlyArray<SigningKey>,
+  message: Message
+): SignedHeaders => ({
+  "webhook-id": message.id,
+  "webhook-timestamp": String(message.timestamp),
+  "webhook-signature": sign(keys, message)
+})
 
 // ---------------------------------------------------------------------------------------------
 // Verification
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The three signature headers, already picked out of a request.
- *
- * @since 0.1.0
- * @category models
- */
+/** The three signature headers, already picked out of a request. */
 export interface SignatureHeaders {
   readonly id: string
   readonly timestamp: string | number
@@ -309,16 +487,9 @@ export interface SignatureHeaders {
  * A request's headers with lower-case names, as Node (`IncomingMessage.headers`) and
  * `@effect/platform` (`Headers`) give them. Several `webhook-signature` values are read as one
  * list.
- *
- * @since 0.1.0
- * @category models
  */
 export type HeadersRecord = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface VerifyRequest {
   readonly headers: SignatureHeaders | HeadersRecord
   readonly body: Uint8Array
@@ -327,9 +498,6 @@ export interface VerifyRequest {
 /**
  * `now` is the receiver's Unix time in seconds (the system clock when absent);
  * `toleranceSeconds` is how far `webhook-timestamp` may be from it, either way (300 when absent).
- *
- * @since 0.1.0
- * @category models
  */
 export interface VerifyOptions {
   readonly now?: number
@@ -339,9 +507,6 @@ export interface VerifyOptions {
 /**
  * A verified request: the scheme of the entry that matched, the index in the given keys of the
  * key that verified it (watch it during a rotation), and the id and timestamp it was signed for.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Verified {
   readonly scheme: Scheme
@@ -350,17 +515,137 @@ export interface Verified {
   readonly timestamp: number
 }
 
+const verificationError = (reason: SignatureVerificationError["reason"], detail: string) =>
+  Either.left(new SignatureVerificationError({ reason, detail }))
+
+const defaultToleranceSeconds = 300
+
+type HeaderValue = string | ReadonlyArray<string> | undefined
+
+const single = (value: HeaderValue): string | undefined =>
+  typeof value === "string" ? value : value !== undefined && value.length === 1 ? value[0] : undefined
+
+const readHeaders = (
+  headers: VerifyRequest["headers"]
+): { id: string | undefined; timestamp: string | undefined; signature: string | undefined } => {
+  const record = headers as Readonly<Record<string, unknown>>
+  if ("webhook-id" in record || "webhook-timestamp" in record || "webhook-signature" in record) {
+    const h = headers as HeadersRecord
+    const signature = h["webhook-signature"]
+    return {
+      id: single(h["webhook-id"]),
+      timestamp: single(h["webhook-timestamp"]),
+      // Several signature headers are one list: their entries are all candidates.
+      signature: typeof signature === "string" || signature === undefined ? signature : signature.join(" ")
+    }
+  }
+  const h = headers as Partial<SignatureHeaders>
+  return {
+    id: typeof h.id === "string" ? h.id : undefined,
+    timestamp: typeof h.timestamp === "string"
+      ? h.timestamp
+      : typeof h.timestamp === "number"
+      ? String(h.timestamp)
+      : undefined,
+    signature: typeof h.signature === "string" ? h.signature : undefined
+  }
+}
+
+const integerSeconds = /^[0-9]{1,15}$/
+
+const describeValue = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+
 /**
  * Checks a request the way the spec tells receivers to: all three headers present, the
  * timestamp within tolerance, then any `v1` or `v1a` entry of `webhook-signature` verifying
  * with any of `keys` (`v1` entries with the secrets, compared in constant time; `v1a` entries
  * with the public keys). Entries of other versions are ignored.
- *
- * @since 0.1.0
- * @category verification
  */
-export const verify: (
+export const verify = (
   keys: ReadonlyArray<VerificationKey>,
   request: VerifyRequest,
   options?: VerifyOptions
-) => Either.Either<Verified, SignatureVerificationError> = internal.verify
+): Either.Either<Verified, SignatureVerificationError> => {
+  const { id, signature, timestamp } = readHeaders(request.headers)
+  const missing: Array<string> = []
+  if (id === undefined || id === "") missing.push("webhook-id")
+  if (timestamp === undefined || timestamp === "") missing.push("webhook-timestamp")
+  if (signature === undefined || signature.trim() === "") missing.push("webhook-signature")
+  if (missing.length > 0) {
+    return verificationError(
+      "missing_headers",
+      `missing or empty ${missing.join(", ")} header${missing.length === 1 ? "" : "s"}`
+    )
+  }
+  if (!integerSeconds.test(timestamp!)) {
+    return verificationError(
+      "invalid_timestamp",
+      `webhook-timestamp must be whole seconds since the epoch, got ${describeValue(timestamp!)}`
+    )
+  }
+  const seconds = Number(timestamp)
+  const now = options?.now ?? Math.floor(Date.now() / 1000)
+  const tolerance = options?.toleranceSeconds ?? defaultToleranceSeconds
+  const skew = now - seconds
+  if (Math.abs(skew) > tolerance) {
+    return verificationError(
+      "timestamp_out_of_tolerance",
+      `webhook-timestamp ${seconds} is ${Math.abs(skew)} s in the ${skew > 0 ? "past" : "future"}; ` +
+        `the tolerance is ${tolerance} s (check the sender's clock, or this is a replay)`
+    )
+  }
+  if (keys.length === 0) return verificationError("no_matching_signature", "no verification keys were given")
+
+  const prefix = `${id}.${timestamp}.`
+  // Computed at most once per key (v1) or once per request (v1a), and only if an entry needs it.
+  const expected: Array<Buffer | undefined> = []
+  let data: Buffer | undefined
+  let v1 = 0
+  let v1a = 0
+  let unknown = 0
+  for (const raw of signature!.split(" ")) {
+    // A header sent twice arrives joined with ", " (Node, Fetch): drop that separator's comma,
+    // which base64 never contains.
+    const entry = raw.endsWith(",") ? raw.slice(0, -1) : raw
+    if (entry === "") continue
+    const comma = entry.indexOf(",")
+    const version = comma === -1 ? entry : entry.slice(0, comma)
+    const value = comma === -1 ? "" : entry.slice(comma + 1)
+    if (version === "v1") {
+      v1++
+      const given = Buffer.from(value)
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]
+        if (!(key instanceof SecretImpl)) continue
+        const mac = expected[i] ??= Buffer.from(key.hmac(prefix, request.body).toString("base64"))
+        if (given.length === mac.length && crypto.timingSafeEqual(given, mac)) {
+          return Either.right({ scheme: "v1", keyIndex: i, id: id!, timestamp: seconds })
+        }
+      }
+    } else if (version === "v1a") {
+      v1a++
+      if (value.length !== 88 || !strictBase64.test(value)) continue
+      const given = Buffer.from(value, "base64")
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]
+        if (!(key instanceof PublicKeyImpl)) continue
+        data ??= concat(prefix, request.body)
+        if (key.verify(data, given)) {
+          return Either.right({ scheme: "v1a", keyIndex: i, id: id!, timestamp: seconds })
+        }
+      }
+    } else {
+      unknown++
+    }
+  }
+  const secrets = keys.filter((key) => key instanceof SecretImpl).length
+  const publicKeys = keys.filter((key) => key instanceof PublicKeyImpl).length
+  return verificationError(
+    "no_matching_signature",
+    `no signature in webhook-signature matches the body with any key ` +
+      `(entries: ${v1} v1, ${v1a} v1a, ${unknown} of other versions ignored; ` +
+      `keys: ${secrets} whsec_ secret${secrets === 1 ? "" : "s"}, ${publicKeys} whpk_ public key${
+        publicKeys === 1 ? "" : "s"
+      })`
+  )
+}
