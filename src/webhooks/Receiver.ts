@@ -15,13 +15,17 @@
  *
  * It binds `127.0.0.1` and a free port unless told otherwise. `servo webhooks listen` is this
  * receiver with a printer; the demo and the CLI tests use it too.
- *
- * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberSet from "effect/FiberSet"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as internal from "./internal/receiver.js"
-import type * as Signature from "./Signature.js"
+import * as http from "node:http"
+import type * as net from "node:net"
+import { codeOf } from "./internal/errors.js"
+import * as Signature from "./Signature.js"
+import { cancelContentType } from "./WireContract.js"
 
 /**
  * What the receiver makes of a request's signature:
@@ -31,9 +35,6 @@ import type * as Signature from "./Signature.js"
  *   timestamp, ...), or keys were given and the signature headers are incomplete;
  * - `Unsigned` — no `webhook-signature` header;
  * - `Unchecked` — signed, but the receiver holds no key to check it with.
- *
- * @since 0.1.0
- * @category models
  */
 export type SignatureCheck =
   | { readonly _tag: "Verified"; readonly scheme: Signature.Scheme; readonly keyIndex: number }
@@ -41,12 +42,7 @@ export type SignatureCheck =
   | { readonly _tag: "Unsigned" }
   | { readonly _tag: "Unchecked" }
 
-/**
- * A delivery as it arrived, before the receiver answers it.
- *
- * @since 0.1.0
- * @category models
- */
+/** A delivery as it arrived, before the receiver answers it. */
 export interface Request {
   /** `servo-event` (or the body's `event`): `before:adjust`, `after:measure`, ... */
   readonly event: string
@@ -61,37 +57,10 @@ export interface Request {
   readonly signature: SignatureCheck
 }
 
-/**
- * How the receiver answers a delivery.
- *
- * @since 0.1.0
- * @category models
- */
+/** How the receiver answers a delivery. */
 export type Decision = { readonly _tag: "Accept" } | { readonly _tag: "Cancel"; readonly reason: string }
 
-/**
- * Answer `204 No Content`.
- *
- * @since 0.1.0
- * @category decisions
- */
-export const accept: Decision = internal.accept
-
-/**
- * Answer `200` with the cancel content type and `{"reason": reason}`: a before event is
- * cancelled, an after event's sender logs it and goes on.
- *
- * @since 0.1.0
- * @category decisions
- */
-export const cancel: (reason: string) => Decision = internal.cancel
-
-/**
- * A delivery and the answer it got.
- *
- * @since 0.1.0
- * @category models
- */
+/** A delivery and the answer it got. */
 export interface Delivery extends Request {
   readonly receivedAt: Date
   readonly decision: Decision
@@ -99,10 +68,6 @@ export interface Delivery extends Request {
   readonly status: number
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options {
   /** Default 0: any free port. */
   readonly port?: number
@@ -121,9 +86,6 @@ export interface Options {
 /**
  * Counts since the receiver started. `received` counts deliveries (POST requests); the
  * signature counts add up to it.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Stats {
   readonly received: number
@@ -134,12 +96,7 @@ export interface Stats {
   readonly cancelled: number
 }
 
-/**
- * A running receiver.
- *
- * @since 0.1.0
- * @category models
- */
+/** A running receiver. */
 export interface Receiver {
   /** `http://<host>:<port>/`; any path is accepted. */
   readonly url: string
@@ -148,36 +105,237 @@ export interface Receiver {
   readonly stats: Effect.Effect<Stats>
 }
 
-/**
- * The receiver could not start (the port is taken, the address cannot be bound).
- *
- * @since 0.1.0
- * @category errors
- */
-export const ReceiverError: typeof internal.ReceiverError = internal.ReceiverError
+
+/** Request bodies are read up to this many bytes. */
+export const maxBodyBytes = 1024 * 1024
+
+/** Answer `204 No Content`. */
+export const accept: Decision = { _tag: "Accept" }
 
 /**
- * @since 0.1.0
- * @category errors
+ * Answer `200` with the cancel content type and `{"reason": reason}`: a before event is
+ * cancelled, an after event's sender logs it and goes on.
  */
-export type ReceiverError = internal.ReceiverError
+export const cancel = (reason: string): Decision => ({ _tag: "Cancel", reason })
+
+/** The receiver could not start (the port is taken, the address cannot be bound). */
+export class ReceiverError extends Schema.TaggedError<ReceiverError>("servo-webhooks/ReceiverError")("ReceiverError", {
+  message: Schema.String
+}) {}
+
+const describeListenError = (error: unknown, address: string): string => {
+  const code = codeOf(error)
+  switch (code) {
+    case "EADDRINUSE":
+      return `cannot listen on ${address}: the address is already in use (choose another --port, or 0 for any free port)`
+    case "EACCES":
+      return `cannot listen on ${address}: permission denied (ports below 1024 need privileges)`
+    case "EADDRNOTAVAIL":
+      return `cannot listen on ${address}: the address is not available on this machine`
+    default:
+      return `cannot listen on ${address}: ${error instanceof Error ? error.message : String(error)}`
+  }
+}
+
+const flattenHeaders = (headers: http.IncomingHttpHeaders): Record<string, string> => {
+  const flat: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value
+  }
+  return flat
+}
+
+const checkSignature = (
+  keys: ReadonlyArray<Signature.VerificationKey>,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  toleranceSeconds: number | undefined
+): SignatureCheck => {
+  const signed = (headers["webhook-signature"] ?? "").trim() !== ""
+  if (!signed) return { _tag: "Unsigned" }
+  if (keys.length === 0) return { _tag: "Unchecked" }
+  const verified = Signature.verify(keys, { headers, body }, toleranceSeconds === undefined ? {} : { toleranceSeconds })
+  return Either.match(verified, {
+    onLeft: (error) => ({ _tag: "Invalid", reason: `${error.reason}: ${error.detail}` }),
+    onRight: ({ keyIndex, scheme }) => ({ _tag: "Verified", scheme, keyIndex })
+  })
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const eventOf = (headers: Record<string, string>, json: unknown): string => {
+  const header = headers["servo-event"]
+  if (header !== undefined && header !== "") return header
+  if (typeof json === "object" && json !== null && "event" in json && typeof json.event === "string") return json.event
+  return "(no event)"
+}
 
 /**
  * Starts a receiver; it stops (open connections closed) when the scope closes. Only `POST` is
  * accepted (`405` otherwise) and bodies are read up to `maxBodyBytes` (`413` beyond).
- *
- * @since 0.1.0
- * @category constructors
  */
-export const make: (options?: Options) => Effect.Effect<Receiver, ReceiverError, Scope.Scope> = internal.make
+export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
+    const keys = options.keys ?? []
+    const policy = options.policy ?? (() => accept)
+    const stats = { received: 0, verified: 0, invalid: 0, unsigned: 0, unchecked: 0, cancelled: 0 }
+    // Callbacks run on fibers the receiver owns: interrupted, not leaked, when its scope closes.
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const onDelivery = options.onDelivery
+
+    const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
+      if (request.method !== "POST") {
+        response.writeHead(405, { allow: "POST", "content-type": "text/plain" })
+        response.end("servo-webhooks receiver: deliveries are POST requests\n")
+        request.resume()
+        return
+      }
+      const chunks: Array<Buffer> = []
+      let size = 0
+      let tooLarge = false
+      request.on("data", (chunk: Buffer) => {
+        if (tooLarge) return
+        size += chunk.length
+        if (size > maxBodyBytes) {
+          tooLarge = true
+          response.writeHead(413, { "content-type": "text/plain", connection: "close" })
+          response.end(`body larger than ${maxBodyBytes} bytes\n`)
+          return
+        }
+        chunks.push(chunk)
+      })
+      request.on("end", () => {
+        if (tooLarge) return
+        const body = Buffer.concat(chunks)
+        const headers = flattenHeaders(request.headers)
+        const json = parseJson(body.toString("utf8"))
+        const received: Request = {
+          event: eventOf(headers, json),
+          id: headers["webhook-id"],
+          path: request.url ?? "/",
+          headers,
+          body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+          json,
+          signature: checkSignature(keys, headers, body, options.toleranceSeconds)
+        }
+        let decision: Decision
+        try {
+          decision = policy(received)
+        } catch (error) {
+          response.writeHead(500, { "content-type": "text/plain" })
+          response.end(`the receiver's policy failed: ${error instanceof Error ? error.message : String(error)}\n`)
+          return
+        }
+        let status: number
+        if (decision._tag === "Cancel") {
+          status = 200
+          response.writeHead(200, { "content-type": cancelContentType })
+          response.end(JSON.stringify({ reason: decision.reason }))
+        } else {
+          status = 204
+          response.writeHead(204)
+          response.end()
+        }
+        stats.received++
+        switch (received.signature._tag) {
+          case "Verified":
+            stats.verified++
+            break
+          case "Invalid":
+            stats.invalid++
+            break
+          case "Unsigned":
+            stats.unsigned++
+            break
+          case "Unchecked":
+            stats.unchecked++
+            break
+        }
+        if (decision._tag === "Cancel") stats.cancelled++
+        if (onDelivery !== undefined) run(onDelivery({ ...received, receivedAt: new Date(), decision, status }))
+      })
+    }
+
+    const server = yield* Effect.acquireRelease(
+      Effect.async<{ server: http.Server; sockets: Set<net.Socket> }, ReceiverError>((resume) => {
+        const sockets = new Set<net.Socket>()
+        const server = http.createServer(handle)
+        server.on("connection", (socket) => {
+          sockets.add(socket)
+          socket.on("close", () => sockets.delete(socket))
+        })
+        const address = `${host}:${options.port ?? 0}`
+        server.once("error", (error) => resume(Effect.fail(new ReceiverError({ message: describeListenError(error, address) }))))
+        try {
+          server.listen(options.port ?? 0, host, () => resume(Effect.succeed({ server, sockets })))
+        } catch (error) {
+          // A port out of range throws at once instead of emitting "error".
+          resume(Effect.fail(new ReceiverError({ message: describeListenError(error, address) })))
+        }
+      }),
+      ({ server, sockets }) =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          // Keep-alive connections would hold close() open.
+          for (const socket of sockets) socket.destroy()
+        })
+    )
+    const { port } = server.server.address() as net.AddressInfo
+    const urlHost = host.includes(":") ? `[${host}]` : host
+    return {
+      url: `http://${urlHost}:${port}/`,
+      host,
+      port,
+      stats: Effect.sync(() => ({ ...stats }))
+    } satisfies Receiver
+  })
 
 /**
- * Request bodies are read up to this many bytes.
- *
- * @since 0.1.0
- * @category constants
+ * `verified (v1)` or `verified (v1a)` (the scheme of the entry that verified), `INVALID (reason)`,
+ * `unsigned` or `unchecked`.
  */
-export const maxBodyBytes: number = internal.maxBodyBytes
+export const formatSignature = (check: SignatureCheck): string => {
+  switch (check._tag) {
+    case "Verified":
+      return `verified (${check.scheme})`
+    case "Invalid":
+      return `INVALID (${check.reason})`
+    case "Unsigned":
+      return "unsigned"
+    case "Unchecked":
+      return "unchecked"
+  }
+}
+
+const two = (n: number) => String(n).padStart(2, "0")
+
+const clock = (date: Date) =>
+  `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, "0")}`
+
+const maxBody = 120
+
+const compactBody = (delivery: Delivery): string => {
+  if (delivery.json === undefined) {
+    const text = Buffer.from(delivery.body).toString("utf8").replace(/\s+/g, " ").trim()
+    return text.length === 0 ? "(empty body)" : cut(text)
+  }
+  let shown: unknown = delivery.json
+  if (typeof shown === "object" && shown !== null && !Array.isArray(shown)) {
+    // The id and event are already on the line; created_at is noise next to the arrival time.
+    const { created_at: _, event: __, id: ___, ...rest } = shown as Record<string, unknown>
+    shown = rest
+  }
+  return cut(JSON.stringify(shown))
+}
+
+const cut = (text: string) => text.length > maxBody ? `${text.slice(0, maxBody - 1)}…` : text
 
 /**
  * One line for a delivery: time, event, id, signature, answer and a compact body (its
@@ -186,17 +344,13 @@ export const maxBodyBytes: number = internal.maxBodyBytes
  * ```
  * 10:04:31.512  before:adjust  msg_Z3V…  verified (v1)  → cancelled: change freeze  {"parameters":{...}}
  * ```
- *
- * @since 0.1.0
- * @category formatting
  */
-export const formatDelivery: (delivery: Delivery) => string = internal.formatDelivery
-
-/**
- * `verified (v1)` or `verified (v1a)` (the scheme of the entry that verified), `INVALID (reason)`,
- * `unsigned` or `unchecked`.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const formatSignature: (check: SignatureCheck) => string = internal.formatSignature
+export const formatDelivery = (delivery: Delivery): string =>
+  [
+    clock(delivery.receivedAt),
+    delivery.event,
+    delivery.id ?? "(no id)",
+    formatSignature(delivery.signature),
+    delivery.decision._tag === "Cancel" ? `→ cancelled: ${delivery.decision.reason}` : `→ ${delivery.status}`,
+    compactBody(delivery)
+  ].join("  ")
