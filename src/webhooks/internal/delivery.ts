@@ -24,8 +24,8 @@ import * as Metrics from "./metrics.js"
 import type { Backoff, Webhook } from "../WebhookConfig.js"
 import { codeIn } from "./errors.js"
 import { redactedHeaderNames } from "./webhookConfig.js"
-import { defaultMaxResponseBytes } from "./undiciHttpClient.js"
-import { cancelContentType, contentType, userAgent } from "./wireContract.js"
+import { defaultMaxResponseBytes } from "../UndiciHttpClient.js"
+import { cancelContentType, contentType, userAgent } from "../WireContract.js"
 
 /** @internal */
 export const maxResponseBytes = defaultMaxResponseBytes
