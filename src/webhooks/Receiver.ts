@@ -105,7 +105,6 @@ export interface Receiver {
   readonly stats: Effect.Effect<Stats>
 }
 
-
 /** Request bodies are read up to this many bytes. */
 export const maxBodyBytes = 1024 * 1024
 

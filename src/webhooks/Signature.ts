@@ -153,7 +153,7 @@ class SecretImpl implements Secret {
     return crypto.createHmac("sha256", this.#key).update(prefix).update(body).digest()
   }
   toJSON(): unknown {
-    return { _id: "Secret", scheme: this.scheme, key: redactedMaterial }
+    return { _id: "Signature.Secret", scheme: this.scheme, key: redactedMaterial }
   }
   toString(): string {
     return `Secret(${this.scheme}, ${redactedMaterial})`
@@ -177,7 +177,7 @@ class PublicKeyImpl implements PublicKey {
     return crypto.verify(null, data, this.#key, signature)
   }
   toJSON(): unknown {
-    return { _id: "PublicKey", scheme: this.scheme, encoded: this.encoded }
+    return { _id: "Signature.PublicKey", scheme: this.scheme, encoded: this.encoded }
   }
   toString(): string {
     return `PublicKey(${this.scheme}, ${this.encoded})`
@@ -201,7 +201,7 @@ class PrivateKeyImpl implements PrivateKey {
     return crypto.sign(null, data, this.#key)
   }
   toJSON(): unknown {
-    return { _id: "PrivateKey", scheme: this.scheme, key: redactedMaterial, publicKey: this.publicKey.encoded }
+    return { _id: "Signature.PrivateKey", scheme: this.scheme, key: redactedMaterial, publicKey: this.publicKey.encoded }
   }
   toString(): string {
     return `PrivateKey(${this.scheme}, ${redactedMaterial}, ${this.publicKey.encoded})`

@@ -52,8 +52,8 @@ const systemResolve: Resolve = (hostname) =>
 
 /**
  * The resolver transports use: `dns.lookup` (all addresses, in the system's order) unless
- * provided, e.g. `Effect.provideService(Resolver, (host) => ...)` or
- * `Layer.succeed(Resolver, ...)` beside the connector.
+ * provided, e.g. `Effect.provideService(Transport.Resolver, (host) => ...)` or
+ * `Layer.succeed(Transport.Resolver, ...)` beside the connector.
  */
 export class Resolver extends Context.Reference<Resolver>()("servo-webhooks/Transport/Resolver", {
   defaultValue: (): Resolve => systemResolve

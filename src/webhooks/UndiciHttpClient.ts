@@ -127,7 +127,6 @@ export interface Options extends AgentOptions, ClientOptions {
   readonly dispatcher?: UndiciDispatcher | undefined
 }
 
-
 export const defaultConnections: number = 64
 
 export const defaultMaxResponseBytes = 64 * 1024
@@ -224,7 +223,9 @@ const ATTR_URL_SCHEME = "url.scheme"
 const ATTR_URL_QUERY = "url.query"
 
 /**
- * The client is `HttpClient.makeWith` around `send`, with the request handling of
+ * A client over a dispatcher you own. Throws a `RangeError` on invalid options.
+ *
+ * It is `HttpClient.makeWith` around `send`, with the request handling of
  * `HttpClient.make` (platform 0.97, `internal/httpClient.ts`) redone without what only lazily read
  * bodies need. `make` gives every request an `AbortController`, and every response a
  * `FinalizationRegistry` entry and an interrupt-aware wrapper, so that an unread body's socket is

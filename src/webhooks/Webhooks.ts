@@ -27,37 +27,34 @@
  * `servo_webhooks_deliveries_total{outcome}`, `servo_webhooks_attempts_total`,
  * `servo_webhooks_delivery_duration_ms` and `servo_webhooks_outbox_total{outcome}`
  * (`enqueued`, `overflowed`, `abandoned`); `stats` sums them for this instance.
- *
- * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfig } from "../servo/ConfigError.js"
-import type * as Connector from "../servo/Connector.js"
-import type * as Event from "../servo/Event.js"
-import type { EventBus } from "../servo/EventBus.js"
-import type * as Delivery from "./Delivery.js"
-import * as internal from "./internal/webhooks.js"
-import type { Webhook, WebhookConfig } from "./WebhookConfig.js"
+import * as Connector from "../servo/Connector.js"
+import * as CoreEvents from "../servo/CoreEvents.js"
+import * as Event from "../servo/Event.js"
+import * as EventBus from "../servo/EventBus.js"
+import * as Delivery from "./Delivery.js"
+import * as Metrics from "./internal/metrics.js"
+import * as Outbox from "./internal/outbox.js"
+import * as Transport from "./Transport.js"
+import * as WebhookConfig from "./WebhookConfig.js"
+import * as WireContract from "./WireContract.js"
 
-/**
- * @since 0.1.0
- * @category tags
- */
+/** The running connector: its webhooks and counts. */
 export class Webhooks extends Context.Tag("servo-webhooks/Webhooks")<Webhooks, Service>() {}
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Service {
   /** The connector instance's name. */
   readonly name: string
-  readonly webhooks: ReadonlyArray<Webhook>
+  readonly webhooks: ReadonlyArray<WebhookConfig.Webhook>
   /** This instance's counts since it started (from the connector's metrics). */
   readonly stats: Effect.Effect<Stats>
 }
@@ -66,9 +63,6 @@ export interface Service {
  * What happened to deliveries so far. For after webhooks, every delivery handed to the outbox is
  * accounted for: `enqueued = delivered + cancelled + failed + abandoned + pending` (after
  * deliveries only), and `overflowed` were refused because the outbox was full.
- *
- * @since 0.1.0
- * @category models
  */
 export interface Stats {
   readonly before: Counts
@@ -80,20 +74,12 @@ export interface Stats {
   }
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Counts {
   readonly delivered: number
   readonly cancelled: number
   readonly failed: number
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export interface Options {
   /** The connector instance's name, in logs and metrics. Default `webhooks`. */
   readonly name?: string
@@ -112,46 +98,207 @@ export interface Options {
   readonly source?: string
 }
 
-/**
- * @since 0.1.0
- * @category constants
- */
 export const defaults: {
   readonly outboxCapacity: number
   readonly workers: number
   readonly drainTimeout: Duration.Duration
-} = internal.defaults
+} = {
+  outboxCapacity: 10_000,
+  workers: 16,
+  drainTimeout: Duration.seconds(10)
+} as const
+
+/**
+ * Senders for resolved webhooks, each on its own transport (TLS, proxy, HTTP/2, network policy)
+ * or else on the `HttpClient` in context — the same senders the connector delivers with, for
+ * tools that deliver outside a servo (`servo webhooks trigger`). Transports close with the scope.
+ */
+export const makeSenders = (
+  webhooks: ReadonlyArray<WebhookConfig.Webhook>,
+  options: { readonly connector: string }
+): Effect.Effect<ReadonlyArray<Delivery.Sender>, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    for (const webhook of webhooks) {
+      if (webhook.tls?.insecureSkipVerify === true) {
+        yield* Effect.logWarning(
+          `webhook ${webhook.name}: tls.insecure_skip_verify is set, so the receiver's certificate is not verified and anyone on the path can read and change its deliveries`
+        ).pipe(Effect.annotateLogs({ connector: options.connector, webhook: webhook.name }))
+      }
+    }
+    const transports = yield* Transport.make
+    return yield* Effect.forEach(webhooks, (webhook) =>
+      Effect.flatMap(transports.clientFor(webhook), (client) => Delivery.makeSender(webhook, { connector: options.connector, client })))
+  })
+
+/**
+ * The connector for resolved webhooks: its outbox, and its handlers registered on the bus until
+ * the scope closes (then the outbox drains).
+ */
+export const make = (
+  webhooks: ReadonlyArray<WebhookConfig.Webhook>,
+  options: Options = {}
+): Effect.Effect<Service, never, EventBus.EventBus | HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const name = options.name ?? "webhooks"
+    const registry = options.events ?? CoreEvents.registry
+    const capacity = options.outboxCapacity ?? defaults.outboxCapacity
+    const drainTimeout = Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
+    const senders = yield* makeSenders(webhooks, { connector: name })
+
+    // Which senders serve which event, worked out once per event name.
+    const routes = { before: new Map<string, ReadonlyArray<Delivery.Sender>>(), after: new Map<string, ReadonlyArray<Delivery.Sender>>() }
+    const sendersFor = (preposition: WireContract.Preposition, event: string) => {
+      let found = routes[preposition].get(event)
+      if (found === undefined) {
+        found = senders.filter((sender) => sender.webhook.events.some((selector) => Event.matches(selector, preposition, event)))
+        routes[preposition].set(event, found)
+      }
+      return found
+    }
+
+    const outbox = yield* Outbox.make({
+      connector: name,
+      webhooks,
+      capacity,
+      workers: options.workers ?? defaults.workers,
+      drainTimeout
+    })
+
+    // -------------------------------------------------------------------------------------------
+    // The handlers.
+    // -------------------------------------------------------------------------------------------
+    const payloadOf = (
+      event: Event.Event.Any,
+      preposition: WireContract.Preposition,
+      params: unknown,
+      results?: EventBus.EventResults<unknown>
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        WireContract.encodePayload({
+          event,
+          preposition,
+          params,
+          createdAt: new Date(now),
+          ...(results === undefined ? {} : { results })
+        }).pipe(
+          Either.match({
+            onRight: Effect.succeed,
+            // A connector returned a result its event's Schema cannot encode: a bug to report, not
+            // a payload to send.
+            onLeft: (error) => Effect.die(new Error(`cannot encode ${preposition}:${event.name} for its webhooks: ${error.message}`))
+          })
+        ))
+
+    const messageOf = (payload: WireContract.Payload): Delivery.Message => {
+      const id = WireContract.makeId()
+      return { id, event: payload.event, body: payload.body(id) }
+    }
+
+    const before: EventBus.BeforeHandler<Event.Event.Any> = ({ cancel, event, params }) => {
+      const targets = sendersFor("before", event.name)
+      if (targets.length === 0) return Effect.void
+      return payloadOf(event, "before", params).pipe(
+        Effect.flatMap((payload) =>
+          // Concurrently; the first cancellation fails the forEach, which interrupts the rest.
+          Effect.forEach(targets, (sender) =>
+            sender.send(messageOf(payload)).pipe(
+              Effect.flatMap((outcome) => {
+                const webhook = sender.webhook.name
+                if (outcome._tag === "Cancelled") return cancel(outcome.reason, { handler: webhook })
+                if (outcome._tag === "Delivered") return Effect.void
+                return sender.webhook.onFailure === "cancel"
+                  ? cancel(`webhook ${webhook} failed: ${outcome.reason}`, { handler: webhook })
+                  : Effect.logWarning(`before webhook failed; ${event.name} goes on (on_failure: ignore): ${outcome.reason}`).pipe(
+                    Effect.annotateLogs({ webhook, event: payload.event })
+                  )
+              })
+            ), { concurrency: "unbounded", discard: true })
+        )
+      )
+    }
+
+    const after: EventBus.AfterHandler<Event.Event.Any> = ({ event, params, results }) => {
+      const targets = sendersFor("after", event.name)
+      if (targets.length === 0) return Effect.void
+      return payloadOf(event, "after", params, results).pipe(
+        Effect.flatMap((payload) => Effect.forEach(targets, (sender) => outbox.enqueue({ sender, message: messageOf(payload) }), { discard: true }))
+      )
+    }
+
+    const handlers = yield* EventBus.connector(name)
+    for (const preposition of ["before", "after"] as const) {
+      const selectors = webhooks.flatMap((webhook) => webhook.events.filter((selector) => selector.preposition === preposition))
+      if (selectors.length === 0) continue
+      const events = selectors.some((selector) => selector.event === "*")
+        ? ["*" as const]
+        : [...new Set(selectors.map((selector) => selector.event))].map((event) => registry.get(event)!)
+      for (const event of events) {
+        yield* preposition === "before" ? handlers.before(event as Event.Event.Any, before) : handlers.after(event as Event.Event.Any, after)
+      }
+    }
+
+    // Metrics are process-wide: an instance's counts are what they gained since it started (an
+    // earlier instance with the same names counted into the same metrics).
+    const counted = Effect.gen(function*() {
+      const sum = (count: (webhook: string) => Effect.Effect<number>) =>
+        Effect.map(Effect.forEach(webhooks, (webhook) => count(webhook.name)), (counts) => counts.reduce((a, b) => a + b, 0))
+      const deliveries = (preposition: string, outcome: string) =>
+        sum((webhook) => Metrics.count(Metrics.deliveriesTotal, { connector: name, webhook, preposition, outcome }))
+      const outboxCount = (outcome: string) =>
+        sum((webhook) => Metrics.count(Metrics.outboxTotal, { connector: name, webhook, outcome }))
+      return {
+        before: {
+          delivered: yield* deliveries("before", "delivered"),
+          cancelled: yield* deliveries("before", "cancelled"),
+          failed: yield* deliveries("before", "failed")
+        },
+        after: {
+          delivered: yield* deliveries("after", "delivered"),
+          cancelled: yield* deliveries("after", "cancelled"),
+          failed: yield* deliveries("after", "failed"),
+          enqueued: yield* outboxCount("enqueued"),
+          overflowed: yield* outboxCount("overflowed"),
+          abandoned: yield* outboxCount("abandoned")
+        }
+      }
+    })
+    const baseline = yield* counted
+    const since = <K extends string>(now: Record<K, number>, then: Record<K, number>) =>
+      Object.fromEntries(Object.entries(now).map(([key, value]) => [key, (value as number) - then[key as K]])) as Record<K, number>
+    const stats: Effect.Effect<Stats> = Effect.map(counted, (now) => ({
+      before: since(now.before, baseline.before),
+      after: { ...since(now.after, baseline.after), pending: outbox.pending() }
+    }))
+
+    return { name, webhooks, stats } satisfies Service
+  })
 
 /**
  * Starts the connector for decoded webhooks: reads their secrets (failing with every problem at
  * once), then registers its handlers on the bus until the scope closes.
- *
- * @since 0.1.0
- * @category layers
  */
-export const layer: (
-  configs: ReadonlyArray<WebhookConfig>,
-  options?: Options
-) => Layer.Layer<Webhooks, InvalidConfig, EventBus | HttpClient.HttpClient> = internal.layer(Webhooks)
+export const layer = (
+  configs: ReadonlyArray<WebhookConfig.WebhookConfig>,
+  options: Options = {}
+): Layer.Layer<Webhooks, InvalidConfig, EventBus.EventBus | HttpClient.HttpClient> =>
+  Layer.scoped(
+    Webhooks,
+    WebhookConfig.resolve(configs, {
+      section: options.name ?? "webhooks",
+      ...(options.source === undefined ? {} : { source: options.source })
+    }).pipe(Effect.flatMap((webhooks) => make(webhooks, options)))
+  )
 
 /**
  * The connector-level options an assembly may set (the instance's name, events and source come
  * from the servo).
- *
- * @since 0.1.0
- * @category models
  */
 export type ConnectorOptions = Pick<Options, "outboxCapacity" | "workers" | "drainTimeout">
 
-/**
- * The type of the connector.
- *
- * @since 0.1.0
- * @category models
- */
+/** The type of the connector. */
 export type WebhooksConnector = Connector.Connector<
   "webhooks",
-  ReadonlyArray<WebhookConfig>,
+  ReadonlyArray<WebhookConfig.WebhookConfig>,
   unknown,
   Webhooks,
   InvalidConfig,
@@ -161,32 +308,18 @@ export type WebhooksConnector = Connector.Connector<
 /**
  * The connector with connector-level options: `servo run --drain-timeout` builds its assembly
  * with `Webhooks.connectorWithOptions({ drainTimeout })`.
- *
- * @since 0.1.0
- * @category connectors
  */
-export const connectorWithOptions: (options?: ConnectorOptions) => WebhooksConnector = internal.connectorWithOptions(
-  Webhooks
-)
-
-/**
- * Senders for resolved webhooks, each on its own transport (TLS, proxy, HTTP/2, network policy)
- * or else on the `HttpClient` in context — the same senders the connector delivers with, for
- * tools that deliver outside a servo (`servo webhooks trigger`). Transports close with the scope.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeSenders: (
-  webhooks: ReadonlyArray<Webhook>,
-  options: { readonly connector: string }
-) => Effect.Effect<ReadonlyArray<Delivery.Sender>, never, HttpClient.HttpClient | Scope.Scope> = internal.makeSenders
+export const connectorWithOptions = (options: ConnectorOptions = {}): WebhooksConnector =>
+  Connector.make({
+    name: "webhooks",
+    description: "HTTP callbacks before and after events",
+    config: (events) => WebhookConfig.WebhooksConfig(events),
+    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name, source }) =>
+      layer(configs, { ...options, name, events, source })
+  })
 
 /**
  * The connector of a servo assembly: the `webhooks:` section of servo.yaml, with the default
  * options.
- *
- * @since 0.1.0
- * @category connectors
  */
 export const connector: WebhooksConnector = connectorWithOptions()

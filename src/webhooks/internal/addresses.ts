@@ -133,7 +133,10 @@ export const classifyParsed = (address: Address): AddressClass | undefined => {
   return contains(globalUnicast, address) ? undefined : "reserved"
 }
 
-/** The class of a literal IP address, `undefined` for public unicast; throws a `TypeError` for other text. */
+/**
+ * The class of a literal IP address (brackets and a zone are accepted), `undefined` for a public
+ * unicast address. Throws a `TypeError` for text that is not an IP address.
+ */
 export const classify = (address: string): AddressClass | undefined => {
   const parsed = parseAddress(address)
   if (parsed === undefined) throw new TypeError(`not an IP address: ${JSON.stringify(address)}`)
