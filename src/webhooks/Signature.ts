@@ -30,11 +30,26 @@
  */
 import * as crypto from "node:crypto"
 import * as Either from "effect/Either"
-import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import {
+  decode,
+  importPublicKey,
+  maxSecretBytes,
+  minSecretBytes,
+  PrivateKeyImpl,
+  privateKeyPrefix,
+  PublicKeyImpl,
+  publicKeyPrefix,
+  reveal,
+  SecretImpl,
+  secretPrefix,
+  strictBase64,
+  TypeId as keyTypeId
+} from "./internal/keyMaterial.js"
 
-export const TypeId: unique symbol = Symbol.for("servo-webhooks/Signature")
+/** Marks the keys this module makes (the symbol lives with the key classes, in internal/keyMaterial.ts). */
+export const TypeId: typeof keyTypeId = keyTypeId
 
 export type TypeId = typeof TypeId
 
@@ -128,138 +143,10 @@ export type VerificationKey = Secret | PublicKey
 
 export type Key = Secret | PrivateKey | PublicKey
 
-const secretPrefix = "whsec_"
-const privateKeyPrefix = "whsk_"
-const publicKeyPrefix = "whpk_"
-
-const minSecretBytes = 24
-const maxSecretBytes = 64
-
-const redactedMaterial = "<redacted>"
-
-// The key material lives in a private field: it is not a property, so no `Object.keys`,
-// `JSON.stringify`, `util.inspect` or deep-equality walk can reach it.
-
-class SecretImpl implements Secret {
-  readonly [TypeId]: TypeId = TypeId
-  readonly _tag = "Secret" as const
-  readonly scheme = "v1" as const
-  readonly #key: crypto.KeyObject
-  constructor(key: crypto.KeyObject) {
-    this.#key = key
-  }
-  /** HMAC-SHA256 of `prefix` then `body`, without copying the body. */
-  hmac(prefix: string, body: Uint8Array): Buffer {
-    return crypto.createHmac("sha256", this.#key).update(prefix).update(body).digest()
-  }
-  toJSON(): unknown {
-    return { _id: "Signature.Secret", scheme: this.scheme, key: redactedMaterial }
-  }
-  toString(): string {
-    return `Secret(${this.scheme}, ${redactedMaterial})`
-  }
-  [NodeInspectSymbol](): unknown {
-    return this.toJSON()
-  }
-}
-
-class PublicKeyImpl implements PublicKey {
-  readonly [TypeId]: TypeId = TypeId
-  readonly _tag = "PublicKey" as const
-  readonly scheme = "v1a" as const
-  readonly encoded: string
-  readonly #key: crypto.KeyObject
-  constructor(key: crypto.KeyObject, raw: Uint8Array) {
-    this.#key = key
-    this.encoded = publicKeyPrefix + Buffer.from(raw).toString("base64")
-  }
-  verify(data: Buffer, signature: Buffer): boolean {
-    return crypto.verify(null, data, this.#key, signature)
-  }
-  toJSON(): unknown {
-    return { _id: "Signature.PublicKey", scheme: this.scheme, encoded: this.encoded }
-  }
-  toString(): string {
-    return `PublicKey(${this.scheme}, ${this.encoded})`
-  }
-  [NodeInspectSymbol](): unknown {
-    return this.toJSON()
-  }
-}
-
-class PrivateKeyImpl implements PrivateKey {
-  readonly [TypeId]: TypeId = TypeId
-  readonly _tag = "PrivateKey" as const
-  readonly scheme = "v1a" as const
-  readonly publicKey: PublicKeyImpl
-  readonly #key: crypto.KeyObject
-  constructor(key: crypto.KeyObject, publicKey: PublicKeyImpl) {
-    this.#key = key
-    this.publicKey = publicKey
-  }
-  sign(data: Buffer): Buffer {
-    return crypto.sign(null, data, this.#key)
-  }
-  toJSON(): unknown {
-    return { _id: "Signature.PrivateKey", scheme: this.scheme, key: redactedMaterial, publicKey: this.publicKey.encoded }
-  }
-  toString(): string {
-    return `PrivateKey(${this.scheme}, ${redactedMaterial}, ${this.publicKey.encoded})`
-  }
-  [NodeInspectSymbol](): unknown {
-    return this.toJSON()
-  }
-}
-
 type Input = string | Redacted.Redacted<string>
-
-const reveal = (input: Input): string => Redacted.isRedacted(input) ? Redacted.value(input) : input
-
-const strictBase64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 const invalid = (reason: string) => Either.left(new InvalidSigningKey({ reason }))
 
-const prefixOf = (text: string): string | undefined =>
-  text.startsWith(secretPrefix)
-    ? secretPrefix
-    : text.startsWith(privateKeyPrefix)
-    ? privateKeyPrefix
-    : text.startsWith(publicKeyPrefix)
-    ? publicKeyPrefix
-    : undefined
-
-const describePrefix = (prefix: string): string =>
-  prefix === secretPrefix
-    ? "a whsec_ secret"
-    : prefix === privateKeyPrefix
-    ? "a whsk_ signing key"
-    : "a whpk_ public key"
-
-/**
- * The bytes after `prefix`, or why there are none. Reasons name the expected shape and never
- * quote the text.
- */
-const decode = (text: string, prefix: string, accepted: ReadonlyArray<string>): Either.Either<Buffer, string> => {
-  if (!text.startsWith(prefix)) {
-    const found = prefixOf(text)
-    const wanted = accepted.join(" or ")
-    return Either.left(
-      found === undefined
-        ? `missing the ${wanted} prefix`
-        : `expected ${wanted} but this is ${describePrefix(found)}`
-    )
-  }
-  const body = text.slice(prefix.length)
-  if (body.length === 0) return Either.left(`nothing follows the ${prefix} prefix`)
-  if (!strictBase64.test(body)) {
-    return Either.left(
-      /\s/.test(body)
-        ? `the text after ${prefix} is not valid base64: it contains whitespace (trim the value)`
-        : `the text after ${prefix} is not valid base64 (standard alphabet A-Z a-z 0-9 + /, padded with =)`
-    )
-  }
-  return Either.right(Buffer.from(body, "base64"))
-}
 
 const plural = (n: number) => (n === 1 ? "1 byte" : `${n} bytes`)
 
@@ -272,14 +159,6 @@ const makeSecret = (bytes: Buffer): Either.Either<Secret, InvalidSigningKey> => 
   return Either.right(new SecretImpl(crypto.createSecretKey(bytes)))
 }
 
-const importPublicKey = (raw: Uint8Array): PublicKeyImpl =>
-  new PublicKeyImpl(
-    crypto.createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
-      format: "jwk"
-    }),
-    raw
-  )
 
 const makePrivateKey = (bytes: Buffer): Either.Either<PrivateKey, InvalidSigningKey> => {
   if (bytes.length !== 64) {
