@@ -60,9 +60,6 @@ export const make = (options: Options): Effect.Effect<Outbox, never, Scope.Scope
     const outboxMetric = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned") =>
       outboxMetrics.get(webhook)![outcome]
 
-    // -------------------------------------------------------------------------------------------
-    // The outbox: a bounded queue, a fixed number of attempts in flight, a drain at shutdown.
-    // -------------------------------------------------------------------------------------------
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Job>(), Queue.shutdown)
     // `workers` bounds the attempts in flight, not the deliveries: a delivery waiting to retry
     // holds no slot, so one failing receiver cannot starve the others.
