@@ -214,8 +214,20 @@ const headerNameProblem = (name: string): string | undefined => {
   return undefined
 }
 
+/** A regular expression source that matches `text` in any letter case (JSON Schema has no `i` flag). */
+const caseless = (text: string): string =>
+  text.replace(/[a-z]/g, (letter) => `[${letter}${letter.toUpperCase()}]`)
+
+const reservedNamePattern = `^(${[...reservedHeaders].map((name) => caseless(name)).join("|")}|${caseless("webhook-")}.*)$`
+
+const headerNameJsonSchema = {
+  type: "string",
+  pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$",
+  not: { pattern: reservedNamePattern }
+}
+
 const HeaderName = Schema.String.annotations({ message: says("expected a header name") }).pipe(
-  Schema.filter(headerNameProblem, { jsonSchema: { type: "string", pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$" } })
+  Schema.filter(headerNameProblem, { jsonSchema: headerNameJsonSchema })
 ).annotations({ title: "header name", examples: ["x-some-header"] })
 
 const SecretFlag = Schema.Boolean.annotations({
@@ -224,7 +236,11 @@ const SecretFlag = Schema.Boolean.annotations({
 })
 
 /** A header's value as written: plain text, or (with `secret: true`) a secret ref. */
-const HeaderValue = Schema.Union(Schema.String, EnvSecret, FileSecret).annotations({
+const HeaderValue = Schema.Union(
+  Schema.String.annotations({ jsonSchema: { type: "string", pattern: "^[^\\r\\n\\u0000]*$" } }),
+  EnvSecret,
+  FileSecret
+).annotations({
   message: says("expected a secret ({ env: VARIABLE } or { file: PATH }, with secret: true) or a string")
 })
 
@@ -260,7 +276,9 @@ const HeaderMappingValue = Schema.Union(
 
 const HeaderList = Schema.Array(HeaderEntry)
 // Names are checked by the Headers filter, so a bad one is reported as the header it is, at its key.
-const HeaderMapping = Schema.Record({ key: Schema.String, value: HeaderMappingValue })
+const HeaderMapping = Schema.Record({ key: Schema.String, value: HeaderMappingValue }).annotations({
+  jsonSchema: { propertyNames: headerNameJsonSchema }
+})
 
 type HeadersEncoded = Schema.Schema.Type<typeof HeaderList> | Schema.Schema.Type<typeof HeaderMapping>
 
@@ -411,8 +429,12 @@ const NetworkFields = Schema.Struct({
   Schema.filter((network) =>
     network.deny_private !== true && (network.allow?.length ?? 0) > 0
       ? { path: ["allow"], message: "punches holes in deny_private, which is off: set deny_private: true" }
-      : undefined
-  )
+      : undefined, {
+    jsonSchema: {
+      if: { required: ["allow"], properties: { allow: { minItems: 1 } } },
+      then: { required: ["deny_private"], properties: { deny_private: { const: true } } }
+    }
+  })
 )
 
 const Network = Schema.transform(NetworkFields, Schema.Any as Schema.Schema<NetworkPolicy.NetworkPolicy>, {
@@ -533,7 +555,40 @@ const Entry = (events: Event.Registry) => {
       isRecord(issue.actual)
         ? { message: "", override: false }
         : { message: "expected a webhook: { event, target, ... }", override: true }
-  }).pipe(Schema.filter(crossCheck, { jsonSchema: { oneOf: [{ required: ["event"] }, { required: ["events"] }] } }))
+  }).annotations({
+    // The filter's own jsonSchema would be lost: a struct with defaults is a transformation.
+    jsonSchema: {
+      allOf: [
+        { oneOf: [{ required: ["event"] }, { required: ["events"] }] },
+        // tls applies to https targets only.
+        { if: { required: ["target", "tls"], properties: { target: { pattern: `^${caseless("http:")}` } } }, then: false },
+        // on_failure: cancel needs a before event.
+        {
+          if: {
+            required: ["on_failure"],
+            properties: {
+              on_failure: { const: "cancel" },
+              event: { pattern: "^after:" },
+              events: { items: { pattern: "^after:" } }
+            }
+          },
+          then: false
+        },
+        // authentication owns the authorization header.
+        {
+          if: { required: ["authentication", "headers"] },
+          then: {
+            properties: {
+              headers: {
+                items: { properties: { name: { not: { pattern: `^${caseless("authorization")}$` } } } },
+                propertyNames: { not: { pattern: `^${caseless("authorization")}$` } }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }).pipe(Schema.filter(crossCheck))
 }
 
 type EntryType = Schema.Schema.Type<ReturnType<typeof Entry>>
