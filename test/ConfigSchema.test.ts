@@ -7,7 +7,7 @@
  * ajv runs with strict off and without format validation: ajv-formats is not installed, so the
  * `format: uri` of `target` is an annotation only (its `pattern` still applies).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -18,6 +18,13 @@ import { assembly } from "../src/cli/internal/configAssembly.js"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as Servo from "../src/servo/Servo.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
+import * as Command from "@effect/cli/Command"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "../src/cli/internal/runtime.js"
+import * as SchemaCommand from "../src/cli/SchemaCommand.js"
+import { type Output, recordingConsole, removeTempDirs, tempDir } from "./support/cli.js"
 import { hook, type Rejection, rejections, transportRejections } from "./support/webhookRejections.js"
 
 const jsonSchema = Servo.jsonSchema(assembly)
@@ -129,4 +136,33 @@ describe("webhooks config round trip", () => {
       expect(valid({ webhooks: encoded })).toBe("valid")
     }
   })
+})
+
+describe("servo schema", () => {
+  afterAll(removeTempDirs)
+
+  /** `schema ...args`, mounted on its own, with a Console that records what it prints. */
+  const schema = (...args: ReadonlyArray<string>) => {
+    const output: Output = { stdout: [], stderr: [] }
+    const cli = Command.run(SchemaCommand.command, { name: "schema", version: "test" })
+    return cli(["node", "schema", ...args]).pipe(
+      Effect.as(output),
+      Effect.provide(Layer.mergeAll(Runtime.PlatformLive, Console.setConsole(recordingConsole(output))))
+    )
+  }
+
+  it.live("prints the JSON Schema of the bundled assembly's servo.yaml", () =>
+    Effect.gen(function*() {
+      const output = yield* schema()
+      expect(JSON.parse(output.stdout.join("\n"))).toEqual(jsonSchema)
+    }))
+
+  it.live("--output FILE writes it, and the modeline points an editor at it", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), SchemaCommand.schemaFileName)
+      const output = yield* schema("--output", file)
+      expect(output.stdout).toEqual([`wrote ${file}`])
+      expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual(jsonSchema)
+      expect(SchemaCommand.modeline()).toBe("# yaml-language-server: $schema=./servo.schema.json")
+    }))
 })
