@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as YAML from "yaml"
+import { assembly as runAssembly } from "../src/cli/internal/assembly.js"
 import { assembly } from "../src/cli/internal/configAssembly.js"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as Servo from "../src/servo/Servo.js"
@@ -90,9 +91,17 @@ describe("servo.yaml JSON Schema", () => {
     else expect(valid(fixed)).not.toBe("valid")
   })
 
+  it("is the same for the assembly `servo run` uses (the real webhooks connector), descriptions aside", () => {
+    const run = Servo.jsonSchema(runAssembly)
+    const withoutDescriptions = (schema: unknown) => JSON.stringify(schema, (key, value) => key === "description" ? undefined : value)
+    expect(withoutDescriptions(run)).toBe(withoutDescriptions(jsonSchema))
+  })
+
   it("refuses an unknown connector and a servo name that is not text", () => {
     expect(valid({ prometheus: {} })).not.toBe("valid")
     expect(valid({ name: 7 })).not.toBe("valid")
+    expect(valid({ name: " demo" })).not.toBe("valid")
+    expect(Either.isLeft(Servo.decodeConfig(assembly, { name: " demo" }))).toBe(true)
     expect(valid({ name: "demo", simulator: { noise: 2 } })).not.toBe("valid")
   })
 })

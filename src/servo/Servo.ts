@@ -81,11 +81,16 @@ export interface ConfiguredConnector {
   readonly config: unknown
 }
 
-const ServoName = Schema.NonEmptyTrimmedString.annotations({
+const nameExpected = "expected a non-empty name without surrounding spaces"
+
+const ServoName = Schema.String.annotations({ message: () => ({ message: nameExpected, override: true }) }).pipe(
+  Schema.filter((name) => name.length > 0 && name.trim() === name ? undefined : nameExpected, {
+    jsonSchema: { type: "string", pattern: "^\\S(.*\\S)?$" }
+  })
+).annotations({
   title: "name",
   description: "The servo's name, shown in logs and summaries (default: servo)",
-  examples: ["demo"],
-  message: () => ({ message: "expected a non-empty name without surrounding spaces", override: true })
+  examples: ["demo"]
 })
 
 // One Schema per assembly: building it resolves every connector's config Schema.
@@ -114,7 +119,6 @@ export const configSchema = <C extends Connector.Connector.Any>(
       )
     }
     schema = Schema.Struct(fields).annotations({
-      identifier: "ServoConfig",
       title: "servo.yaml",
       description: `A servo's configuration: connectors ${assembly.connectors.map((c) => c.name).join(", ")}`
     }) as unknown as Schema.Schema<any, any>
@@ -131,10 +135,8 @@ export const configSchema = <C extends Connector.Connector.Any>(
  * @since 0.1.0
  * @category schemas
  */
-export const jsonSchema = <C extends Connector.Connector.Any>(assembly: Assembly<C>): JSONSchema.JsonSchema7Root => ({
-  ...JSONSchema.make(configSchema(assembly)),
-  title: "servo.yaml"
-})
+export const jsonSchema = <C extends Connector.Connector.Any>(assembly: Assembly<C>): JSONSchema.JsonSchema7Root =>
+  JSONSchema.make(configSchema(assembly))
 
 const decoders = new WeakMap<Assembly<any>, (u: unknown) => Either.Either<any, ParseResult.ParseError>>()
 
