@@ -342,3 +342,27 @@ describe("webhooks config: secret files are read through FileSystem, regular fil
       expect((yield* resolveRef({ file: empty })).issues[0]!.message).toBe(`file ${empty} is empty`)
     }))
 })
+
+describe("webhooks config: what a header cannot carry is refused at start-up (issue 14 item 8)", () => {
+  it.effect("a bearer_token or secret header value with CR/LF, a control character or non-Latin-1 text, from any source", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(WebhookConfig.resolve(Either.getOrThrow(decode([
+        hook({ authentication: { bearer_token: { env: "TOKEN_CRLF" } } }),
+        hook({ authentication: { bearer_token: "t\u00f6k\u2603" } }),
+        hook({ headers: [{ name: "x-token", value: { env: "HEADER_ESC" }, secret: true }] }),
+        hook({ authentication: { bearer_token: { env: "TOKEN_OK" } } })
+      ]))).pipe(withEnvironment({ TOKEN_CRLF: "tok\r\nx-injected: 1", HEADER_ESC: "a\x1b]0;title\x07", TOKEN_OK: "fine-token" })))
+      expect(error.issues).toEqual([
+        { path: "webhooks[0].authentication.bearer_token", message: "contains a line break (CR/LF): header injection is refused" },
+        { path: "webhooks[1].authentication.bearer_token", message: expect.stringMatching(/beyond Latin-1/) },
+        { path: "webhooks[2].headers[0].value", message: expect.stringMatching(/control character/) }
+      ])
+      expect(error.message).not.toContain("x-injected")
+      expect(error.message).not.toContain("title")
+    }))
+
+  it("Latin-1 text, tabs and obs-text stay accepted in header values", () => {
+    const [webhook] = Either.getOrThrow(decode([hook({ headers: [{ name: "x-a", value: "caf\u00e9\tna\u00efve" }] })]))
+    expect(webhook!.headers).toEqual([{ name: "x-a", value: "caf\u00e9\tna\u00efve" }])
+  })
+})

@@ -319,8 +319,12 @@ const resolveOne = (config: WebhookConfig, at: string, environment: ProxyEnviron
     }
     let authentication: Authentication = { _tag: "None" }
     if (config.authentication?.bearer_token !== undefined) {
-      const token = take(yield* readSecret(config.authentication.bearer_token, `${at}.authentication.bearer_token`))
-      if (token !== undefined) authentication = { _tag: "Bearer", token }
+      const path = `${at}.authentication.bearer_token`
+      const token = take(yield* readSecret(config.authentication.bearer_token, path))
+      // The token goes into the Authorization header: what a header cannot carry is refused now.
+      const problem = token === undefined ? undefined : configSchema.headerValueProblem(Redacted.value(token))
+      if (problem !== undefined) issues.push({ path, message: problem })
+      else if (token !== undefined) authentication = { _tag: "Bearer", token }
     } else if (config.authentication?.basic !== undefined) {
       const { password: ref, username } = config.authentication.basic
       const password = take(yield* readSecret(ref, `${at}.authentication.basic.password`))
@@ -336,9 +340,9 @@ const resolveOne = (config: WebhookConfig, at: string, environment: ProxyEnviron
       const path = `${at}.headers[${i}].value`
       const value = take(yield* readSecret(header.value, path))
       if (value === undefined) continue
-      if (configSchema.hasLineBreak(Redacted.value(value))) {
-        issues.push({ path, message: configSchema.injectionRefused })
-      } else headers.push({ name: header.name, value })
+      const problem = configSchema.headerValueProblem(Redacted.value(value))
+      if (problem !== undefined) issues.push({ path, message: problem })
+      else headers.push({ name: header.name, value })
     }
 
     // Signing keys: every whsec_ secret signs v1, every whsk_ key v1a; all of them sign each

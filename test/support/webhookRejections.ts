@@ -56,6 +56,17 @@ export const transportRejections: ReadonlyArray<Rejection> = [
   ["a proxy that is not a secret ref", hook({ proxy: 8080 }), "webhooks[0].proxy", /expected a proxy URL as a secret/],
   ["an empty secret list", hook({ secret: [] }), "webhooks[0].secret", /is an empty list/],
   ["a secret header without a ref", hook({ headers: [{ name: "x-token", value: 12, secret: true }] }), "webhooks[0].headers[0].value", /expected a secret/],
-  ["a secret flag that is not boolean", hook({ headers: [{ name: "x-token", value: "t", secret: "yes" }] }), "webhooks[0].headers[0].secret", /expected true or false/]
+  ["a secret flag that is not boolean", hook({ headers: [{ name: "x-token", value: "t", secret: "yes" }] }), "webhooks[0].headers[0].secret", /expected true or false/],
 
+  // Issue 14 item 8: accepted before, then every delivery failed to encode.
+  ["a control character in a header value", hook({ headers: [{ name: "x-a", value: "a\x01b" }] }), "webhooks[0].headers[0].value", /contains a control character or a character beyond Latin-1/],
+  ["DEL in a header value", hook({ headers: { "x-a": "a\x7fb" } }), "webhooks[0].headers.x-a", /contains a control character/],
+  ["ESC in a header value", hook({ headers: [{ name: "x-a", value: "\x1b[2J" }] }), "webhooks[0].headers[0].value", /contains a control character/],
+  ["U+2028 in a header value", hook({ headers: [{ name: "x-a", value: "a\u2028b" }] }), "webhooks[0].headers[0].value", /beyond Latin-1/],
+  ["text beyond Latin-1 in a header value", hook({ headers: [{ name: "x-a", value: "caf\u00e9 \u2603" }] }), "webhooks[0].headers[0].value", /beyond Latin-1/],
+  ["a literal secret header value with a control character", hook({ headers: [{ name: "x-a", value: "t\x00k", secret: true }] }), "webhooks[0].headers[0].value", /line break|control character/],
+  ["keep-alive", hook({ headers: [{ name: "Keep-Alive", value: "timeout=5" }] }), "webhooks[0].headers[0].name", /Keep-Alive controls the connection/],
+  ["upgrade", hook({ headers: { upgrade: "websocket" } }), "webhooks[0].headers.upgrade", /upgrade controls the connection/],
+  ["expect", hook({ headers: [{ name: "expect", value: "100-continue" }] }), "webhooks[0].headers[0].name", /expect controls the connection/],
+  ["a control character in a basic username", hook({ authentication: { basic: { username: "me\x1b", password: "pw" } } }), "webhooks[0].authentication.basic.username", /must not contain control characters/]
 ]

@@ -190,8 +190,20 @@ const lineBreak = /[\r\n\0]/
 /** The message for a header name or value that would split the request. */
 export const injectionRefused = "contains a line break (CR/LF): header injection is refused"
 
-/** Whether text would split a header line. */
-export const hasLineBreak = (text: string): boolean => lineBreak.test(text)
+/** What an HTTP header value may hold: tab, visible ASCII, space and obs-text (RFC 9110 field-value). */
+const headerValueText = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/**
+ * Why text cannot be a header value, in words that never quote it: a line break would split the
+ * request; other control characters and text beyond Latin-1 make every delivery fail to encode.
+ */
+export const headerValueProblem = (text: string): string | undefined => {
+  if (lineBreak.test(text)) return injectionRefused
+  if (!headerValueText.test(text)) {
+    return "contains a control character or a character beyond Latin-1 (U+00FF), which an HTTP header cannot carry"
+  }
+  return undefined
+}
 
 /** Headers our wire contract owns: a configured header may not replace them. */
 const reservedHeaders = new Set([
@@ -204,12 +216,18 @@ const reservedHeaders = new Set([
   "servo-event"
 ])
 
+/** Headers that change how the connection is used: undici refuses to send a request with them. */
+const connectionHeaders = new Set(["keep-alive", "upgrade", "expect"])
+
 const headerNameProblem = (name: string): string | undefined => {
   if (name.length === 0) return "expected a header name"
   if (lineBreak.test(name)) return injectionRefused
   if (!token.test(name)) return `${JSON.stringify(name)} is not a valid header name`
   if (reservedHeaders.has(name.toLowerCase()) || name.toLowerCase().startsWith("webhook-")) {
     return `${name} is set by servo-webhooks and cannot be configured`
+  }
+  if (connectionHeaders.has(name.toLowerCase())) {
+    return `${name} controls the connection, not the request, and cannot be configured`
   }
   return undefined
 }
@@ -218,7 +236,9 @@ const headerNameProblem = (name: string): string | undefined => {
 const caseless = (text: string): string =>
   text.replace(/[a-z]/g, (letter) => `[${letter}${letter.toUpperCase()}]`)
 
-const reservedNamePattern = `^(${[...reservedHeaders].map((name) => caseless(name)).join("|")}|${caseless("webhook-")}.*)$`
+const reservedNamePattern = `^(${
+  [...reservedHeaders, ...connectionHeaders].map((name) => caseless(name)).join("|")
+}|${caseless("webhook-")}.*)$`
 
 const headerNameJsonSchema = {
   type: "string",
@@ -235,9 +255,11 @@ const SecretFlag = Schema.Boolean.annotations({
   description: "true: the value is a secret ref, read at start-up and shown as REDACTED"
 })
 
+const headerValueJsonSchema = { type: "string", pattern: "^[\\t\\u0020-\\u007e\\u0080-\\u00ff]*$" }
+
 /** A header's value as written: plain text, or (with `secret: true`) a secret ref. */
 const HeaderValue = Schema.Union(
-  Schema.String.annotations({ jsonSchema: { type: "string", pattern: "^[^\\r\\n\\u0000]*$" } }),
+  Schema.String.annotations({ jsonSchema: headerValueJsonSchema }),
   EnvSecret,
   FileSecret
 ).annotations({
@@ -251,10 +273,12 @@ const headerEntryIssues = (
 ): Array<Schema.FilterIssue> => {
   if (entry.secret === true) {
     if (entry.value === "") return [{ path: at, message: `is empty; ${secretExpected}` }]
-    return typeof entry.value === "string" && lineBreak.test(entry.value) ? [{ path: at, message: injectionRefused }] : []
+    const problem = typeof entry.value === "string" ? headerValueProblem(entry.value) : undefined
+    return problem === undefined ? [] : [{ path: at, message: problem }]
   }
   if (typeof entry.value !== "string") return [{ path: at, message: "a secret ref needs secret: true; expected a string" }]
-  return lineBreak.test(entry.value) ? [{ path: at, message: injectionRefused }] : []
+  const problem = headerValueProblem(entry.value)
+  return problem === undefined ? [] : [{ path: at, message: problem }]
 }
 
 const HeaderEntry = Schema.Struct({
@@ -270,7 +294,7 @@ const HeaderEntry = Schema.Struct({
 }).pipe(Schema.filter((entry) => headerEntryIssues(entry, ["value"])))
 
 const HeaderMappingValue = Schema.Union(
-  forShape(Schema.String, (u) => !isRecord(u)),
+  forShape(Schema.String.annotations({ jsonSchema: headerValueJsonSchema }), (u) => !isRecord(u)),
   forShape(Schema.Struct({ value: HeaderValue, secret: SecretFlag }), isRecord)
 ).annotations({ message: (issue) => isRecord(issue.actual) ? { message: "", override: false } : { message: "expected a string", override: true } })
 
@@ -343,8 +367,13 @@ const Authentication = Schema.Struct({
   basic: Schema.optionalWith(
     Schema.Struct({
       username: Schema.String.annotations({ message: says("expected a user name") }).pipe(
-        Schema.filter((name) => name.includes(":") ? "must not contain a colon (Basic authentication joins user:password)" : undefined, {
-          jsonSchema: { type: "string", pattern: "^[^:]*$" }
+        Schema.filter((name) =>
+          name.includes(":")
+            ? "must not contain a colon (Basic authentication joins user:password)"
+            : /[\x00-\x1f\x7f]/.test(name)
+            ? "must not contain control characters"
+            : undefined, {
+          jsonSchema: { type: "string", pattern: "^[^:\\u0000-\\u001f\\u007f]*$" }
         })
       ),
       password: SecretRef
