@@ -73,6 +73,9 @@ describe("servo.yaml JSON Schema", () => {
   const notExpressible: Record<string, string> = {
     "reports duplicate names at the second one": "names unique across the list: JSON Schema's uniqueItems compares whole items",
     "a header given twice": "header names compared case-insensitively: JSON Schema cannot compare items",
+    "a request_timeout of 1 and 400 zeros hours": "duration bounds: the schema sees a duration as text (pattern only)",
+    "a request_timeout over an hour": "duration bounds: the schema sees a duration as text (pattern only)",
+    "a backoff timeout over a week": "duration bounds: the schema sees a duration as text (pattern only)",
     "a bad CIDR": "the prefix length's bound depends on the address family (32 or 128): the schema checks only the shape"
   }
 

@@ -68,5 +68,9 @@ export const transportRejections: ReadonlyArray<Rejection> = [
   ["keep-alive", hook({ headers: [{ name: "Keep-Alive", value: "timeout=5" }] }), "webhooks[0].headers[0].name", /Keep-Alive controls the connection/],
   ["upgrade", hook({ headers: { upgrade: "websocket" } }), "webhooks[0].headers.upgrade", /upgrade controls the connection/],
   ["expect", hook({ headers: [{ name: "expect", value: "100-continue" }] }), "webhooks[0].headers[0].name", /expect controls the connection/],
-  ["a control character in a basic username", hook({ authentication: { basic: { username: "me\x1b", password: "pw" } } }), "webhooks[0].authentication.basic.username", /must not contain control characters/]
+  ["a control character in a basic username", hook({ authentication: { basic: { username: "me\x1b", password: "pw" } } }), "webhooks[0].authentication.basic.username", /must not contain control characters/],
+  // Issue 14 item 10: such durations read as Infinity, and a before webhook blocked the run.
+  ["a request_timeout of 1 and 400 zeros hours", hook({ request_timeout: `1${"0".repeat(400)}h` }), "webhooks[0].request_timeout", /^is longer than 1h, the longest allowed here$/],
+  ["a request_timeout over an hour", hook({ request_timeout: "61m" }), "webhooks[0].request_timeout", /is longer than 1h/],
+  ["a backoff timeout over a week", hook({ backoff: { timeout: "169h" } }), "webhooks[0].backoff.timeout", /is longer than 168h, the longest allowed here/]
 ]

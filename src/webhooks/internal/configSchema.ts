@@ -11,6 +11,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { otherAlternative } from "../../internal/issues.js"
 import * as Event from "../../servo/Event.js"
+import * as GoDurationModule from "../../servo/GoDuration.js"
 import { GoDuration } from "../../servo/GoDuration.js"
 import type * as NetworkPolicy from "../NetworkPolicy.js"
 import type * as WebhookConfig from "../WebhookConfig.js"
@@ -20,6 +21,15 @@ import * as NetworkPolicyInternal from "./networkPolicy.js"
 export const defaults = {
   requestTimeout: Duration.seconds(10),
   backoff: { retries: 3, timeout: Duration.minutes(5) }
+} as const
+
+/**
+ * The longest durations a config may give: a duration's text can spell any number (`1` and 400
+ * zeros `h` reads as Infinity), and a before webhook waits out its whole deadline.
+ */
+export const limits = {
+  requestTimeout: Duration.hours(1),
+  backoffTimeout: Duration.days(7)
 } as const
 
 // ---------------------------------------------------------------------------------------------
@@ -186,6 +196,16 @@ const Target = Schema.transform(
 
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const lineBreak = /[\r\n\0]/
+
+/** A Go duration no longer than `limit`; longer ones (Infinity included) are refused, without quoting them. */
+const BoundedDuration = (limit: Duration.Duration, description: string) =>
+  GoDuration.pipe(
+    Schema.filter((duration) =>
+      Duration.lessThanOrEqualTo(duration, limit)
+        ? undefined
+        : `is longer than ${GoDurationModule.format(limit)}, the longest allowed here`
+    )
+  ).annotations({ description: `${description}; at most ${GoDurationModule.format(limit)}` })
 
 /** The message for a header name or value that would split the request. */
 export const injectionRefused = "contains a line break (CR/LF): header injection is refused"
@@ -502,7 +522,7 @@ const Retries = Schema.Number.annotations({ message: says("expected a whole numb
 const BackoffFields = Schema.Struct({
   retries: Schema.optionalWith(Retries, { exact: true, default: () => defaults.backoff.retries }),
   timeout: Schema.optionalWith(
-    GoDuration.annotations({ description: "Deadline of the whole delivery, waits included" }),
+    BoundedDuration(limits.backoffTimeout, "Deadline of the whole delivery, waits included"),
     { exact: true, default: () => defaults.backoff.timeout }
   )
 })
@@ -560,7 +580,7 @@ const Entry = (events: Event.Registry) => {
     signing_key: Schema.optionalWith(SecretRefs("A whsk_ Ed25519 signing key (v1a signatures)", "HOOK_SIGNING_KEY"), { exact: true }),
     ...transportFields,
     request_timeout: Schema.optionalWith(
-      GoDuration.annotations({ description: "Timeout of one attempt (default 10s)" }),
+      BoundedDuration(limits.requestTimeout, "Timeout of one attempt (default 10s)"),
       { exact: true, default: () => defaults.requestTimeout }
     ),
     on_failure: Schema.optionalWith(
