@@ -38,6 +38,12 @@ export const limits = {
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+/**
+ * Let the parts speak: a struct's or union's own problems are reported by its fields and members
+ * (the message is used only if a part has nothing to say).
+ */
+const innerMessages = { message: "has the wrong shape", override: false } as const
+
 /** The whole message of a schema, in place of whatever its parts would say. */
 const says = (message: string) => () => ({ message, override: true })
 
@@ -48,7 +54,7 @@ const says = (message: string) => () => ({ message, override: true })
 const forShape = <S extends Schema.Schema.Any>(schema: S, applies: (u: unknown) => boolean): S =>
   schema.annotations({
     message: (issue: ParseResult.ParseIssue) =>
-      applies(issue.actual) ? { message: "", override: false } : { message: otherAlternative, override: true }
+      applies(issue.actual) ? innerMessages : { message: otherAlternative, override: true }
   }) as S
 
 // ---------------------------------------------------------------------------------------------
@@ -107,7 +113,7 @@ const SecretRefs = (what: string, example: string) =>
       Array.isArray(issue.actual)
         ? issue.actual.length === 0
           ? { message: `is an empty list; ${secretExpected}, or a list of them`, override: true }
-          : { message: "", override: false }
+          : innerMessages
         : { message: secretMessage(issue.actual), override: true }
   })
 
@@ -309,14 +315,14 @@ const HeaderEntry = Schema.Struct({
   title: "header",
   message: (issue) =>
     isRecord(issue.actual)
-      ? { message: "", override: false }
+      ? innerMessages
       : { message: "expected { name, value } (or { name, value, secret: true })", override: true }
 }).pipe(Schema.filter((entry) => headerEntryIssues(entry, ["value"])))
 
 const HeaderMappingValue = Schema.Union(
   forShape(Schema.String.annotations({ jsonSchema: headerValueJsonSchema }), (u) => !isRecord(u)),
   forShape(Schema.Struct({ value: HeaderValue, secret: SecretFlag }), isRecord)
-).annotations({ message: (issue) => isRecord(issue.actual) ? { message: "", override: false } : { message: "expected a string", override: true } })
+).annotations({ message: (issue) => isRecord(issue.actual) ? innerMessages : { message: "expected a string", override: true } })
 
 const HeaderList = Schema.Array(HeaderEntry)
 // Names are checked by the Headers filter, so a bad one is reported as the header it is, at its key.
@@ -349,7 +355,7 @@ const Headers = Schema.transform(
   ).annotations({
     message: (issue) =>
       Array.isArray(issue.actual) || isRecord(issue.actual)
-        ? { message: "", override: false }
+        ? innerMessages
         : { message: "expected a list of { name, value } or a mapping of names to values", override: true }
   }).pipe(Schema.filter((headers) => {
     const issues: Array<Schema.FilterIssue> = []
@@ -399,7 +405,7 @@ const Authentication = Schema.Struct({
       password: SecretRef
     }).annotations({
       description: "HTTP Basic authentication",
-      message: (issue) => isRecord(issue.actual) ? { message: "", override: false } : { message: "expected { username, password }", override: true }
+      message: (issue) => isRecord(issue.actual) ? innerMessages : { message: "expected { username, password }", override: true }
     }),
     { exact: true }
   )
@@ -409,7 +415,7 @@ const Authentication = Schema.Struct({
   examples: [{ bearer_token: { env: "HOOK_TOKEN" } }],
   message: (issue) =>
     isRecord(issue.actual)
-      ? { message: "", override: false }
+      ? innerMessages
       : { message: "expected { bearer_token: SECRET } or { basic: { username, password: SECRET } }", override: true }
 }).pipe(
   Schema.filter((auth) => {
@@ -432,7 +438,7 @@ const Tls = Schema.Struct({
   description: "TLS towards an https receiver: a CA bundle, a client certificate and key (mTLS)",
   examples: [{ ca: { file: "/etc/servo/ca.pem" } }],
   message: (issue) =>
-    isRecord(issue.actual) ? { message: "", override: false } : { message: "expected { ca, cert, key, insecure_skip_verify }", override: true }
+    isRecord(issue.actual) ? innerMessages : { message: "expected { ca, cert, key, insecure_skip_verify }", override: true }
 }).pipe(
   Schema.filter((tls) =>
     (tls.cert === undefined) !== (tls.key === undefined)
@@ -468,12 +474,12 @@ const NetworkFields = Schema.Struct({
   allow: Schema.optionalWith(
     Schema.Array(Cidr).annotations({
       description: "Blocks let through despite deny_private",
-      message: (issue) => Array.isArray(issue.actual) ? { message: "", override: false } : { message: "expected a list of CIDR blocks, such as [10.1.0.0/16, fd00::/8]", override: true }
+      message: (issue) => Array.isArray(issue.actual) ? innerMessages : { message: "expected a list of CIDR blocks, such as [10.1.0.0/16, fd00::/8]", override: true }
     }),
     { exact: true }
   )
 }).annotations({
-  message: (issue) => isRecord(issue.actual) ? { message: "", override: false } : { message: "expected { deny_private: true, allow: [CIDR, ...] }", override: true }
+  message: (issue) => isRecord(issue.actual) ? innerMessages : { message: "expected { deny_private: true, allow: [CIDR, ...] }", override: true }
 }).pipe(
   Schema.filter((network) =>
     network.deny_private !== true && (network.allow?.length ?? 0) > 0
@@ -531,7 +537,7 @@ const Backoff = Schema.transform(
   Schema.Union(forShape(Schema.Boolean, (u) => !isRecord(u)), forShape(BackoffFields, isRecord)).annotations({
     message: (issue) =>
       isRecord(issue.actual)
-        ? { message: "", override: false }
+        ? innerMessages
         : { message: "expected false (send once) or { retries, timeout }", override: true }
   }),
   Schema.Any as Schema.Schema<WebhookConfig.Backoff | false>,
@@ -567,7 +573,7 @@ const Entry = (events: Event.Registry) => {
     events: Schema.optionalWith(
       Schema.Array(selector).annotations({
         description: "Several selectors (instead of event)",
-        message: (issue) => Array.isArray(issue.actual) ? { message: "", override: false } : { message: "expected a list of event selectors", override: true }
+        message: (issue) => Array.isArray(issue.actual) ? innerMessages : { message: "expected a list of event selectors", override: true }
       }).pipe(Schema.filter((list) => list.length > 0 ? undefined : "expected at least one event", { jsonSchema: { minItems: 1 } })),
       { exact: true }
     ),
@@ -602,7 +608,7 @@ const Entry = (events: Event.Registry) => {
     title: "webhook",
     message: (issue) =>
       isRecord(issue.actual)
-        ? { message: "", override: false }
+        ? innerMessages
         : { message: "expected a webhook: { event, target, ... }", override: true }
   }).annotations({
     // The filter's own jsonSchema would be lost: a struct with defaults is a transformation.
@@ -690,7 +696,7 @@ const Section = (events: Event.Registry) =>
     forShape(
       Schema.Struct({
         hooks: Schema.Array(Entry(events)).annotations({
-          message: (issue) => Array.isArray(issue.actual) ? { message: "", override: false } : { message: "expected a list of webhooks", override: true }
+          message: (issue) => Array.isArray(issue.actual) ? innerMessages : { message: "expected a list of webhooks", override: true }
         }),
         ...transportFields
       }).annotations({ description: "Transport settings (network, proxy, tls, http2) for every hook that sets none of its own" }),
@@ -699,7 +705,7 @@ const Section = (events: Event.Registry) =>
   ).annotations({
     message: (issue) =>
       Array.isArray(issue.actual) || isMappingForm(issue.actual)
-        ? { message: "", override: false }
+        ? innerMessages
         : { message: sectionExpected, override: true }
   })
 
