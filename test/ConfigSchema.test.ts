@@ -16,6 +16,7 @@ import * as path from "node:path"
 import * as YAML from "yaml"
 import { assembly as runAssembly } from "../src/cli/internal/assembly.js"
 import { assembly } from "../src/cli/internal/configAssembly.js"
+import { template } from "../src/cli/internal/servoHandlers.js"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as Servo from "../src/servo/Servo.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
@@ -92,6 +93,14 @@ describe("servo.yaml JSON Schema", () => {
     expect(Either.isLeft(Servo.decodeConfig(assembly, fixed)), "the decoder refuses it").toBe(true)
     if (name in notExpressible) expect(valid(fixed), notExpressible[name]).toBe("valid")
     else expect(valid(fixed)).not.toBe("valid")
+  })
+
+  it("accepts what `servo generate` writes, with and without the webhooks section", () => {
+    for (const webhooks of [false, true]) {
+      const config: unknown = YAML.parse(template({ webhooks }))
+      expect(Either.isRight(Servo.decodeConfig(assembly, config))).toBe(true)
+      expect(valid(config)).toBe("valid")
+    }
   })
 
   it("is the same for the assembly `servo run` uses (the real webhooks connector), descriptions aside", () => {
