@@ -23,8 +23,9 @@
  *     - { event: after:measure, target: https://example.com/webhooks, secret: [{ env: OLD }, { env: NEW }] }
  * ```
  *
- * Decoding is pure (`WebhooksConfig`); reading environment variables and files happens once, at
- * start-up, in `resolve`. No message produced here ever contains a secret's value.
+ * Decoding is pure (`WebhooksConfig`, a declarative Schema that also encodes back and yields the
+ * section's JSON Schema); reading environment variables and files happens once, at start-up, in
+ * `resolve`. No message produced here ever contains a secret's value.
  *
  * @since 0.1.0
  */
@@ -267,9 +268,17 @@ export const redactedHeaderNames: (
 ) => ReadonlyArray<string> = HeaderRedaction.redactedHeaderNames
 
 /**
- * Reads every secret (environment variables, files) and checks signing secrets. Every problem is
- * reported at once, with its path under `section` (`webhooks[1].secret: environment variable
- * HOOK_SECRET is not set`), never with a value.
+ * Reads every secret and checks signing secrets. Every problem is reported at once, with its path
+ * under `section` (`webhooks[1].secret: environment variable HOOK_SECRET is not set`), never with
+ * a value.
+ *
+ * `{ env: NAME }` and the proxy variables are read through `Config`, so the current
+ * `ConfigProvider` decides where they come from (the process environment by default;
+ * `Effect.withConfigProvider(ConfigProvider.fromMap(...))` in tests). `{ file: PATH }` is read
+ * through the `FileSystem` in context (Node's when there is none), and only if it is a regular
+ * file: a FIFO, a device or a directory is refused, and a read gets 10s at most. Bearer tokens and
+ * secret header values that an HTTP header cannot carry (line breaks, control characters, text
+ * beyond Latin-1) are refused here too.
  *
  * Signing keys, TLS material and proxy URLs are checked here too. A webhook without `proxy:`
  * takes its proxy from `HTTPS_PROXY` (https targets; falling back to `HTTP_PROXY`) or
