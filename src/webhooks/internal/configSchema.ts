@@ -203,15 +203,25 @@ const Target = Schema.transform(
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const lineBreak = /[\r\n\0]/
 
-/** A Go duration no longer than `limit`; longer ones (Infinity included) are refused, without quoting them. */
+const tooLong = (limit: Duration.Duration) => `is longer than ${GoDurationModule.format(limit)}, the longest allowed here`
+
+/** What is wrong with a duration as written, whatever its type. */
+const durationMessage = (u: unknown, limit: Duration.Duration): string => {
+  if (typeof u !== "string") return "expected a duration such as 500ms, 10s, 5m or 2h45m"
+  return Either.match(GoDurationModule.parse(u), {
+    onLeft: (message) => message,
+    onRight: () => tooLong(limit)
+  })
+}
+
+/** A Go duration no longer than `limit`; longer ones (Infinity included) are refused. */
 const BoundedDuration = (limit: Duration.Duration, description: string) =>
   GoDuration.pipe(
-    Schema.filter((duration) =>
-      Duration.lessThanOrEqualTo(duration, limit)
-        ? undefined
-        : `is longer than ${GoDurationModule.format(limit)}, the longest allowed here`
-    )
-  ).annotations({ description: `${description}; at most ${GoDurationModule.format(limit)}` })
+    Schema.filter((duration) => Duration.lessThanOrEqualTo(duration, limit) ? undefined : tooLong(limit))
+  ).annotations({
+    description: `${description}; at most ${GoDurationModule.format(limit)}`,
+    message: (issue) => ({ message: durationMessage(issue.actual, limit), override: true })
+  })
 
 /** The message for a header name or value that would split the request. */
 export const injectionRefused = "contains a line break (CR/LF): header injection is refused"
