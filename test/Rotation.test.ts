@@ -4,6 +4,7 @@
  * Standard Webhooks test vector end to end.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as TestClock from "effect/TestClock"
@@ -26,18 +27,23 @@ const signatureHeaders = (request: Received) => ({
 })
 
 /** One before:describe through the connector, so it is delivered before dispatch returns. */
-const deliverOnce = (hook: Record<string, unknown>) =>
+const deliverOnce = (hook: Record<string, unknown>, environment: Record<string, string> = {}) =>
   Effect.scoped(Effect.flatMap(Layer.build(webhooksLayer([{ event: "before:describe", ...hook }])), (context) =>
-    Effect.provide(EventBus.dispatch(CoreEvents.describe, {}), context)))
+    Effect.provide(EventBus.dispatch(CoreEvents.describe, {}), context))).pipe(
+      // `{ env }` secrets come from this map: the process environment is never touched.
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(environment))))
+    )
 
 describe("key rotation: secret as a list", () => {
   it.scopedLive("every delivery carries one v1 entry per secret; a receiver holding only the old, or only the new, verifies it", () =>
     Effect.gen(function*() {
       const oldSecret = Signature.generateSecret()
       const newSecret = Signature.generateSecret()
-      process.env.SERVO_TEST_NEW_SECRET = newSecret
       const server = yield* receiver(ok)
-      yield* deliverOnce({ target: server.url, secret: [oldSecret, { env: "SERVO_TEST_NEW_SECRET" }] })
+      yield* deliverOnce(
+        { target: server.url, secret: [oldSecret, { env: "SERVO_TEST_NEW_SECRET" }] },
+        { SERVO_TEST_NEW_SECRET: newSecret }
+      )
       const request = server.requests[0]!
       const headers = signatureHeaders(request)
       expect(headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=* v1,[A-Za-z0-9+/]+=*$/)

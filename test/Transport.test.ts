@@ -5,6 +5,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { beforeAll, describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -29,15 +30,28 @@ const fakeDns = (table: Record<string, ReadonlyArray<string>> = {}): Transport.R
     ? Promise.resolve(table[hostname]!)
     : Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }))
 
-const webhookOf = (config: Record<string, unknown>) =>
+/**
+ * The environment resolve reads (proxy variables, `{ env }` secrets), through a ConfigProvider:
+ * names like hook.test are not loopback, so a proxy in the machine's environment would take them;
+ * this file never reads nor changes the process environment.
+ */
+const withEnvironment = (variables: Record<string, string> = {}) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(variables))))
+
+const webhookOf = (config: Record<string, unknown>, environment?: Record<string, string>) =>
   WebhookConfig.resolve(configs([{ name: "guarded", event: "after:measure", backoff: false, ...config }])).pipe(
-    Effect.map(([webhook]) => webhook!)
+    Effect.map(([webhook]) => webhook!),
+    withEnvironment(environment)
   )
 
 /** One sender for the config, over the transports; `send` as often as needed. */
-const senderFor = (config: Record<string, unknown>, resolve: Transport.Resolve = fakeDns()) =>
+const senderFor = (
+  config: Record<string, unknown>,
+  resolve: Transport.Resolve = fakeDns(),
+  environment?: Record<string, string>
+) =>
   Effect.gen(function*() {
-    const webhook = yield* webhookOf(config)
+    const webhook = yield* webhookOf(config, environment)
     const transports = yield* Transport.make
     // The client in context lives as long as the test's scope, like the transports.
     const context = yield* Layer.build(NodeHttpClient.layerUndici)
@@ -45,17 +59,14 @@ const senderFor = (config: Record<string, unknown>, resolve: Transport.Resolve =
     return yield* Delivery.makeSender(webhook, { client }).pipe(Effect.provide(context))
   }).pipe(Effect.provideService(Transport.Resolver, resolve))
 
-const deliver = (config: Record<string, unknown>, resolve?: Transport.Resolve) =>
-  Effect.flatMap(senderFor(config, resolve), (sender) => sender.send(message))
+const deliver = (config: Record<string, unknown>, resolve?: Transport.Resolve, environment?: Record<string, string>) =>
+  Effect.flatMap(senderFor(config, resolve, environment), (sender) => sender.send(message))
 
 const denyPrivate = (...allow: ReadonlyArray<string>) => ({ deny_private: true, ...(allow.length > 0 ? { allow } : {}) })
 
 let pki: Pki
 let otherPki: Pki
 beforeAll(async () => {
-  // Names like hook.test are not loopback: a proxy in the machine's environment would take
-  // them. This file's process runs without one (the environment test sets its own).
-  for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"]) delete process.env[name]
   ;[pki, otherPki] = await Promise.all([makePki(), makePki()])
 })
 
@@ -208,7 +219,7 @@ describe("Transport: TLS", () => {
       const error = yield* Effect.flip(WebhookConfig.resolve(configs([
         { event: "after:measure", target: "https://127.0.0.1/x", tls: { ca: "not a certificate" } },
         { event: "after:measure", target: "https://127.0.0.1/x", tls: { cert: pki.client.cert, key: otherPki.client.key } }
-      ])))
+      ])).pipe(withEnvironment()))
       expect(error.issues).toEqual([
         { path: "webhooks[0].tls.ca", message: "is not PEM CA certificates (-----BEGIN CERTIFICATE-----)" },
         { path: "webhooks[1].tls.key", message: "does not match tls.cert (the key must be the certificate's private key)" }
@@ -224,10 +235,14 @@ describe("Transport: proxies", () => {
       const proxy = yield* connectProxy("me:PROXY-PASS")
       const plain = yield* receiver(ok)
       const secure = yield* httpsServer(pki.server)
-      process.env.SERVO_TEST_PROXY_URL = proxy.url("me:PROXY-PASS")
+      const environment = { SERVO_TEST_PROXY_URL: proxy.url("me:PROXY-PASS") }
       const viaEnvRef = { env: "SERVO_TEST_PROXY_URL" }
-      const first = yield* deliver({ target: `http://plain.test:${plain.port}/hook`, proxy: viaEnvRef })
-      const second = yield* deliver({ target: `https://localhost:${secure.port}/hook`, proxy: viaEnvRef, tls: { ca: pki.ca } })
+      const first = yield* deliver({ target: `http://plain.test:${plain.port}/hook`, proxy: viaEnvRef }, undefined, environment)
+      const second = yield* deliver(
+        { target: `https://localhost:${secure.port}/hook`, proxy: viaEnvRef, tls: { ca: pki.ca } },
+        undefined,
+        environment
+      )
       expect([first._tag, second._tag]).toEqual(["Delivered", "Delivered"])
       expect(proxy.tunnels).toEqual([
         { authority: `plain.test:${plain.port}`, authorization: `Basic ${Buffer.from("me:PROXY-PASS").toString("base64")}` },
@@ -245,19 +260,7 @@ describe("Transport: proxies", () => {
     Effect.gen(function*() {
       const proxy = yield* connectProxy()
       const server = yield* receiver(ok)
-      const names = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"] as const
-      const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]))
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          for (const name of names) {
-            if (saved[name] === undefined) delete process.env[name]
-            else process.env[name] = saved[name]
-          }
-        })
-      )
-      for (const name of names) delete process.env[name]
-      process.env.HTTP_PROXY = proxy.url()
-      process.env.NO_PROXY = "direct.test, .corp.test:8443,10.0.0.0/8"
+      const environment = { HTTP_PROXY: proxy.url(), NO_PROXY: "direct.test, .corp.test:8443,10.0.0.0/8" }
       const resolved = yield* WebhookConfig.resolve(configs([
         { event: "after:measure", target: `http://hook.test:${server.port}/hook` },
         { event: "after:measure", target: "https://secure.test/hook" },
@@ -268,7 +271,7 @@ describe("Transport: proxies", () => {
         { event: "after:measure", target: `http://127.0.0.1:${server.port}/hook` },
         { event: "after:measure", target: "http://localhost/hook" },
         { event: "after:measure", target: "http://hook.test/hook", proxy: false }
-      ]))
+      ])).pipe(withEnvironment(environment))
       expect(resolved.map((webhook) => webhook.proxy?.source)).toEqual([
         "HTTP_PROXY",
         "HTTP_PROXY", // https falls back to HTTP_PROXY when HTTPS_PROXY is unset
@@ -280,10 +283,10 @@ describe("Transport: proxies", () => {
         undefined,
         undefined
       ])
-      const outcome = yield* deliver({ target: `http://hook.test:${server.port}/hook` })
+      const outcome = yield* deliver({ target: `http://hook.test:${server.port}/hook` }, undefined, environment)
       expect(outcome._tag).toBe("Delivered")
       expect(proxy.tunnels.map((tunnel) => tunnel.authority)).toEqual([`hook.test:${server.port}`])
-      const direct = yield* deliver({ target: server.url })
+      const direct = yield* deliver({ target: server.url }, undefined, environment)
       expect(direct._tag).toBe("Delivered")
       expect(proxy.tunnels).toHaveLength(1)
       expect(server.requests).toHaveLength(2)
@@ -294,7 +297,7 @@ describe("Transport: proxies", () => {
       const error = yield* Effect.flip(WebhookConfig.resolve(configs([
         { event: "after:measure", target: "https://x.test/", proxy: "socks9://me:SECRET-PROXY@h:1" },
         { event: "after:measure", target: "http://x.test/", proxy: "http://h:1", http2: true }
-      ])))
+      ])).pipe(withEnvironment()))
       expect(error.issues.map((issue) => issue.path)).toEqual(["webhooks[0].proxy", "webhooks[1].http2"])
       expect(error.message).not.toContain("SECRET-PROXY")
     }))
@@ -332,7 +335,7 @@ describe("Transport: sharing", () => {
         { event: "after:measure", target: "https://b.test/", tls: { ca: pki.ca } },
         { event: "after:measure", target: "https://c.test/", tls: { ca: otherPki.ca } },
         { event: "after:measure", target: "https://d.test/" }
-      ]))
+      ])).pipe(withEnvironment())
       const transports = yield* Transport.make
       const context = yield* Layer.build(NodeHttpClient.layerUndici)
       const clients = yield* Effect.forEach(hooks, transports.clientFor).pipe(Effect.provide(context))

@@ -17,6 +17,13 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>, prefix = ""): strin
 }
 
 /**
+ * The message of a union member whose shape the input does not have (a list given where a
+ * mapping or a scalar would also do): the member that matches the shape says what is wrong, so
+ * this one says nothing, and `issuesOf` drops it.
+ */
+export const otherAlternative = "(another alternative applies)"
+
+/**
  * One problem found while decoding; `unexpected` marks a key the Schema does not know.
  */
 export interface Issue extends ConfigIssue {
@@ -26,11 +33,11 @@ export interface Issue extends ConfigIssue {
 /**
  * Every issue of a parse error, in the order the Schema met them. An optional field's
  * "Expected undefined" alternative is dropped: no YAML or JSON input holds `undefined`, so it
- * only repeats the real problem.
+ * only repeats the real problem. So is a union member that does not apply (`otherAlternative`).
  */
 export const issuesOf = (error: ParseResult.ParseError, prefix = ""): Array<Issue> =>
   ParseResult.ArrayFormatter.formatErrorSync(error).flatMap((issue) =>
-    issue.message.startsWith("Expected undefined, actual ")
+    issue.message.startsWith("Expected undefined, actual ") || issue.message === otherAlternative
       ? []
       : [{ path: formatPath(issue.path, prefix), message: issue.message, unexpected: issue._tag === "Unexpected" }]
   )

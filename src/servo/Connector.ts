@@ -20,7 +20,11 @@ export interface Connector<Name extends string, Config, ConfigEncoded, ROut, E, 
   readonly description: string
   /** Events the connector defines beyond the core ones. */
   readonly events: ReadonlyArray<Event.Event.Any>
-  /** The Schema of its section; given every event of the assembly, for selectors. */
+  /**
+   * The Schema of its section; given every event of the assembly, for selectors. It is also the
+   * section's JSON Schema (`Servo.jsonSchema`, `servo schema`): annotate it (`title`,
+   * `description`, `examples`), and give leaves that need code a `jsonSchema` annotation.
+   */
   readonly config: (events: Event.Registry) => Schema.Schema<Config, ConfigEncoded>
   /** Registers its handlers under the instance `name`. */
   readonly layer: (

@@ -28,12 +28,38 @@ import * as EventBus from "./EventBus.js"
  * @category schemas
  */
 export const SimulatorConfig = Schema.Struct({
-  seed: Schema.optionalWith(Schema.Int, { default: () => 1 }),
-  noise: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.05 }),
-  demand: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1000 })
+  seed: Schema.optionalWith(
+    Schema.Number.pipe(Schema.int()).annotations({
+      title: "seed",
+      description: "Seed of the noise generator: the same seed and events give the same numbers (default 1)",
+      examples: [42],
+      message: () => ({ message: "expected an integer", override: true })
+    }),
+    { default: () => 1 }
+  ),
+  noise: Schema.optionalWith(
+    Schema.Number.pipe(Schema.between(0, 1)).annotations({
+      title: "noise",
+      description: "Relative noise on every metric, 0 to 1 (default 0.05)",
+      examples: [0.1],
+      message: () => ({ message: "expected a number between 0 and 1", override: true })
+    }),
+    { default: () => 0.05 }
+  ),
+  demand: Schema.optionalWith(
+    Schema.Number.pipe(Schema.positive()).annotations({
+      title: "demand",
+      description: "Offered load in requests/s (default 1000)",
+      examples: [1500],
+      message: () => ({ message: "expected a positive number of requests/s", override: true })
+    }),
+    { default: () => 1000 }
+  )
 }).annotations({
   identifier: "SimulatorConfig",
-  description: "seed: noise generator seed; noise: relative noise (0 to 1); demand: offered load in requests/s"
+  title: "simulator",
+  description: "seed: noise generator seed; noise: relative noise (0 to 1); demand: offered load in requests/s",
+  examples: [{ seed: 7, noise: 0.1, demand: 1500 }]
 })
 
 /**

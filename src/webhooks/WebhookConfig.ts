@@ -23,21 +23,27 @@
  *     - { event: after:measure, target: https://example.com/webhooks, secret: [{ env: OLD }, { env: NEW }] }
  * ```
  *
- * Decoding is pure (`WebhooksConfig`); reading environment variables and files happens once, at
- * start-up, in `resolve`. No message produced here ever contains a secret's value.
+ * Decoding is pure (`WebhooksConfig`, a declarative Schema that also encodes back and yields the
+ * section's JSON Schema); reading environment variables and files happens once, at start-up, in
+ * `resolve`. No message produced here ever contains a secret's value.
  *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
-import type * as Redacted from "effect/Redacted"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
-import type { InvalidConfig } from "../servo/ConfigError.js"
+import { formatPath } from "../internal/issues.js"
+import { type ConfigIssue, InvalidConfig } from "../servo/ConfigError.js"
 import type * as Event from "../servo/Event.js"
-import * as internal from "./internal/webhookConfig.js"
+import * as configSchema from "./internal/configSchema.js"
+import * as ProxyEnvironment from "./internal/proxyEnvironment.js"
+import * as HeaderRedaction from "./internal/headerRedaction.js"
+import { redactUrl } from "./internal/redaction.js"
+import { checkTls, isCertificateBundle, readSecret, refsOf, type Resolved } from "./internal/secrets.js"
 import type { NetworkPolicy } from "./NetworkPolicy.js"
-import type * as Signature from "./Signature.js"
+import * as Signature from "./Signature.js"
 
 /**
  * Where a secret comes from: the literal text, an environment variable or a file (trimmed).
@@ -130,7 +136,7 @@ export interface Backoff {
  * @category schemas
  */
 export const WebhooksConfig: (events: Event.Registry) => Schema.Schema<ReadonlyArray<WebhookConfig>, unknown> =
-  internal.WebhooksConfig
+  configSchema.WebhooksConfig
 
 /**
  * Reads a webhook's event selector the way servo.yaml does: `before:EVENT` or `after:EVENT`
@@ -141,7 +147,7 @@ export const WebhooksConfig: (events: Event.Registry) => Schema.Schema<ReadonlyA
  * @category parsing
  */
 export const parseSelector: (input: string, events: Event.Registry) => Either.Either<Event.Selector, string> =
-  internal.parseSelector
+  configSchema.parseSelector
 
 /**
  * @since 0.1.0
@@ -150,7 +156,7 @@ export const parseSelector: (input: string, events: Event.Registry) => Either.Ei
 export const defaults: {
   readonly requestTimeout: Duration.Duration
   readonly backoff: Backoff
-} = internal.defaults
+} = configSchema.defaults
 
 /**
  * How a webhook authenticates to its receiver, secrets resolved.
@@ -236,7 +242,7 @@ export interface Proxy {
  * @since 0.1.0
  * @category redaction
  */
-export const redactTarget: (url: string) => string = internal.redactTarget
+export const redactTarget = (url: string): string => redactUrl(url)
 
 /**
  * A webhook's configured headers as they may be shown: secret headers, and `authorization`,
@@ -248,7 +254,7 @@ export const redactTarget: (url: string) => string = internal.redactTarget
  */
 export const redactedHeaders: (
   webhook: { readonly headers: ReadonlyArray<Header | ResolvedHeader> }
-) => ReadonlyArray<{ readonly name: string; readonly value: string }> = internal.redactedHeaders
+) => ReadonlyArray<{ readonly name: string; readonly value: string }> = HeaderRedaction.redactedHeaders
 
 /**
  * The names of a webhook's headers whose values are redacted in spans and logs: the secret
@@ -259,12 +265,20 @@ export const redactedHeaders: (
  */
 export const redactedHeaderNames: (
   webhook: { readonly headers: ReadonlyArray<Header | ResolvedHeader> }
-) => ReadonlyArray<string> = internal.redactedHeaderNames
+) => ReadonlyArray<string> = HeaderRedaction.redactedHeaderNames
 
 /**
- * Reads every secret (environment variables, files) and checks signing secrets. Every problem is
- * reported at once, with its path under `section` (`webhooks[1].secret: environment variable
- * HOOK_SECRET is not set`), never with a value.
+ * Reads every secret and checks signing secrets. Every problem is reported at once, with its path
+ * under `section` (`webhooks[1].secret: environment variable HOOK_SECRET is not set`), never with
+ * a value.
+ *
+ * `{ env: NAME }` and the proxy variables are read through `Config`, so the current
+ * `ConfigProvider` decides where they come from (the process environment by default;
+ * `Effect.withConfigProvider(ConfigProvider.fromMap(...))` in tests). `{ file: PATH }` is read
+ * through the `FileSystem` in context (Node's when there is none), and only if it is a regular
+ * file: a FIFO, a device or a directory is refused, and a read gets 10s at most. Bearer tokens and
+ * secret header values that an HTTP header cannot carry (line breaks, control characters, text
+ * beyond Latin-1) are refused here too.
  *
  * Signing keys, TLS material and proxy URLs are checked here too. A webhook without `proxy:`
  * takes its proxy from `HTTPS_PROXY` (https targets; falling back to `HTTP_PROXY`) or
@@ -276,7 +290,162 @@ export const redactedHeaderNames: (
  * @since 0.1.0
  * @category resolving
  */
-export const resolve: (
+export const resolve = (
   configs: ReadonlyArray<WebhookConfig>,
-  options?: { readonly section?: string; readonly source?: string }
-) => Effect.Effect<ReadonlyArray<Webhook>, InvalidConfig> = internal.resolve
+  options: { readonly section?: string; readonly source?: string } = {}
+): Effect.Effect<ReadonlyArray<Webhook>, InvalidConfig> =>
+  Effect.flatMap(ProxyEnvironment.read, (environment) =>
+    Effect.forEach(configs, (config, i) =>
+      resolveOne(config, formatPath(config.path ?? [i], options.section ?? "webhooks"), environment))).pipe(
+      Effect.flatMap((results) => {
+        const issues = results.flatMap((result) => Either.isLeft(result) ? result.left : [])
+        return issues.length > 0
+          ? Effect.fail(new InvalidConfig({ source: options.source ?? "servo.yaml", issues }))
+          : Effect.succeed(results.flatMap((result) => Either.isRight(result) ? [result.right] : []))
+      })
+    )
+
+/**
+ * The environment variable whose proxy a webhook without `proxy:` would take for `target`, read
+ * now through `Config`: none when no variable is set, the host is loopback or `NO_PROXY` exempts
+ * it. The value is not read into the answer (it may hold credentials).
+ *
+ * @since 0.1.0
+ * @category resolving
+ */
+export const environmentProxyVariable: (target: string) => Effect.Effect<string | undefined> =
+  ProxyEnvironment.environmentProxyVariable
+
+const resolveOne = (config: WebhookConfig, at: string, environment: ProxyEnvironment.ProxyEnvironment) =>
+  Effect.gen(function*() {
+    const issues: Array<ConfigIssue> = []
+    const take = <A>(resolved: Resolved<A>): A | undefined => {
+      if (Either.isLeft(resolved)) {
+        issues.push(resolved.left)
+        return undefined
+      }
+      return resolved.right
+    }
+    let authentication: Authentication = { _tag: "None" }
+    if (config.authentication?.bearer_token !== undefined) {
+      const path = `${at}.authentication.bearer_token`
+      const token = take(yield* readSecret(config.authentication.bearer_token, path))
+      // The token goes into the Authorization header: what a header cannot carry is refused now.
+      const problem = token === undefined ? undefined : configSchema.headerValueProblem(Redacted.value(token))
+      if (problem !== undefined) issues.push({ path, message: problem })
+      else if (token !== undefined) authentication = { _tag: "Bearer", token }
+    } else if (config.authentication?.basic !== undefined) {
+      const { password: ref, username } = config.authentication.basic
+      const password = take(yield* readSecret(ref, `${at}.authentication.basic.password`))
+      if (password !== undefined) authentication = { _tag: "Basic", username, password }
+    }
+
+    const headers: Array<ResolvedHeader> = []
+    for (const [i, header] of config.headers.entries()) {
+      if (header.secret !== true) {
+        headers.push({ name: header.name, value: header.value })
+        continue
+      }
+      const path = `${at}.headers[${i}].value`
+      const value = take(yield* readSecret(header.value, path))
+      if (value === undefined) continue
+      const problem = configSchema.headerValueProblem(Redacted.value(value))
+      if (problem !== undefined) issues.push({ path, message: problem })
+      else headers.push({ name: header.name, value })
+    }
+
+    // Signing keys: every whsec_ secret signs v1, every whsk_ key v1a; all of them sign each
+    // delivery, which is how keys rotate.
+    const signingKeys: Array<Signature.SigningKey> = []
+    for (const [ref, path] of refsOf(config.secret, `${at}.secret`)) {
+      const secret = take(yield* readSecret(ref, path))
+      if (secret === undefined) continue
+      const key = Signature.parseSecret(secret)
+      if (Either.isLeft(key)) issues.push({ path, message: key.left.message })
+      else signingKeys.push(key.right)
+    }
+    for (const [ref, path] of refsOf(config.signing_key, `${at}.signing_key`)) {
+      const secret = take(yield* readSecret(ref, path))
+      if (secret === undefined) continue
+      const key = Signature.parsePrivateKey(secret)
+      if (Either.isLeft(key)) issues.push({ path, message: key.left.message })
+      else signingKeys.push(key.right)
+    }
+
+    let tlsSettings: Tls | undefined
+    if (config.tls !== undefined) {
+      const tls = config.tls
+      const read = (field: "ca" | "cert" | "key") =>
+        tls[field] === undefined ? Effect.succeed(undefined) : Effect.map(readSecret(tls[field]!, `${at}.tls.${field}`), take)
+      const ca = yield* read("ca")
+      const cert = yield* read("cert")
+      const key = yield* read("key")
+      if (ca !== undefined && !isCertificateBundle(Redacted.value(ca))) {
+        issues.push({ path: `${at}.tls.ca`, message: "is not PEM CA certificates (-----BEGIN CERTIFICATE-----)" })
+      }
+      if (cert !== undefined && key !== undefined) {
+        const problem = checkTls({ cert: Redacted.value(cert), key: Redacted.value(key) })
+        if (problem === "mismatch") {
+          issues.push({ path: `${at}.tls.key`, message: "does not match tls.cert (the key must be the certificate's private key)" })
+        } else if (problem !== undefined) {
+          issues.push({ path: `${at}.tls`, message: "cert and key must be a PEM certificate chain and its PEM private key" })
+        }
+      }
+      tlsSettings = {
+        ...(ca === undefined ? {} : { ca }),
+        ...(cert === undefined ? {} : { cert }),
+        ...(key === undefined ? {} : { key }),
+        insecureSkipVerify: tls.insecure_skip_verify === true
+      }
+    }
+
+    let proxy: Proxy | undefined
+    if (config.proxy === undefined) {
+      const found = ProxyEnvironment.proxyFor(config.target, environment)
+      if (Either.isLeft(found)) issues.push({ path: `${at}.proxy`, message: found.left.message })
+      else proxy = found.right
+    } else if (config.proxy !== false) {
+      const url = take(yield* readSecret(config.proxy, `${at}.proxy`))
+      const problem = url === undefined ? undefined : ProxyEnvironment.checkProxyUrl(Redacted.value(url))
+      if (problem !== undefined) issues.push({ path: `${at}.proxy`, message: problem })
+      else if (url !== undefined) proxy = { url, source: "config" }
+    }
+    if (proxy !== undefined && config.http2 === true && config.target.startsWith("http:")) {
+      issues.push({
+        path: `${at}.http2`,
+        message: `h2c (HTTP/2 to an http: target) cannot go through a proxy (${proxy.source === "config" ? "proxy" : proxy.source}); use an https target, or http2: false`
+      })
+    }
+
+    const {
+      authentication: _,
+      backoff,
+      headers: __,
+      http2,
+      network,
+      on_failure,
+      path: ___,
+      proxy: ____,
+      request_timeout,
+      secret: _____,
+      signing_key: ______,
+      tls: _______,
+      trace_propagation,
+      ...rest
+    } = config
+    const webhook: Webhook = {
+      ...rest,
+      headers,
+      authentication,
+      signingKeys,
+      requestTimeout: request_timeout,
+      onFailure: on_failure,
+      ...(backoff === false ? {} : { backoff }),
+      tracePropagation: trace_propagation,
+      ...(tlsSettings === undefined ? {} : { tls: tlsSettings }),
+      ...(proxy === undefined ? {} : { proxy }),
+      ...(http2 === true ? { http2 } : {}),
+      ...(network === undefined ? {} : { network })
+    }
+    return issues.length > 0 ? Either.left(issues) : Either.right(webhook)
+  })
