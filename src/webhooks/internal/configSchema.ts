@@ -15,7 +15,7 @@ import * as GoDurationModule from "../../servo/GoDuration.js"
 import { GoDuration } from "../../servo/GoDuration.js"
 import type * as NetworkPolicy from "../NetworkPolicy.js"
 import type * as WebhookConfig from "../WebhookConfig.js"
-import * as NetworkPolicyInternal from "./networkPolicy.js"
+import * as Addresses from "./addresses.js"
 
 /** Timeouts and retries a webhook gets when its config says nothing. */
 export const defaults = {
@@ -471,7 +471,7 @@ const Cidr = Schema.transformOrFail(
   Schema.Any as Schema.Schema<NetworkPolicy.Cidr>,
   {
     strict: true,
-    decode: (text, _, ast) => Either.mapLeft(NetworkPolicyInternal.parseCidr(text), (message) => new ParseResult.Type(ast, text, message)),
+    decode: (text, _, ast) => Either.mapLeft(Addresses.parseCidr(text), (message) => new ParseResult.Type(ast, text, message)),
     encode: (cidr) => ParseResult.succeed(cidr.text)
   }
 ).annotations({ title: "CIDR block" })

@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as net from "node:net"
 import type * as WebhookConfig from "../WebhookConfig.js"
-import * as NetworkPolicyInternal from "./networkPolicy.js"
+import * as Addresses from "./addresses.js"
 import { readVariable, type Resolved } from "./secrets.js"
 
 const proxyNames = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"] as const
@@ -45,7 +45,7 @@ export const checkProxyUrl = (text: string): string | undefined => {
 const isLoopbackHost = (hostname: string): boolean => {
   if (hostname === "localhost" || hostname.endsWith(".localhost")) return true
   try {
-    return NetworkPolicyInternal.classify(hostname) === "loopback"
+    return Addresses.classify(hostname) === "loopback"
   } catch {
     return false
   }
@@ -68,8 +68,8 @@ const noProxyMatches = (noProxy: string, url: URL): boolean => {
     entry = entry.replace(/^\*?\./, "")
     if (hostname === entry || hostname.endsWith(`.${entry}`)) return true
     if (entry.includes("/") && net.isIP(hostname) !== 0) {
-      const cidr = NetworkPolicyInternal.parseCidr(entry)
-      if (Either.isRight(cidr) && NetworkPolicyInternal.cidrContains(cidr.right, hostname)) return true
+      const cidr = Addresses.parseCidr(entry)
+      if (Either.isRight(cidr) && Addresses.cidrContains(cidr.right, hostname)) return true
     }
   }
   return false
