@@ -18,7 +18,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
-import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import * as GoDuration from "../servo/GoDuration.js"
@@ -161,10 +160,8 @@ export const make = (
         abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned"))
       }] as const
     }))
-    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) => {
-      const metric = counters.get(webhook)?.[outcome]
-      return metric === undefined ? Effect.void : Metric.incrementBy(metric, by)
-    }
+    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) =>
+      counters.get(webhook)?.[outcome].unsafeUpdate(by, [])
 
     // Done when intake has stopped and nothing is pending, or when the drain is cut short.
     const drained = yield* Deferred.make<void>()
@@ -191,11 +188,11 @@ export const make = (
       if (jobs.length === 0) return Effect.succeed({ enqueued: 0, overflowed: 0, closed: 0 })
       if (!state.accepting) {
         // Counted as enqueued and abandoned, so `enqueued` still adds up.
-        return Effect.forEach(jobs, (job) =>
-          count(job.webhook, "enqueued").pipe(
-            Effect.zipRight(count(job.webhook, "abandoned")),
-            Effect.zipRight(Effect.logWarning(`shutting down: ${job.event} delivery to ${job.webhook} abandoned`))
-          ), { discard: true }).pipe(annotate, Effect.as({ enqueued: 0, overflowed: 0, closed: jobs.length }))
+        return Effect.forEach(jobs, (job) => {
+          count(job.webhook, "enqueued")
+          count(job.webhook, "abandoned")
+          return Effect.logWarning(`shutting down: ${job.event} delivery to ${job.webhook} abandoned`)
+        }, { discard: true }).pipe(annotate, Effect.as({ enqueued: 0, overflowed: 0, closed: jobs.length }))
       }
       return store.enqueue(jobs).pipe(
         Effect.catchAll((error) =>
@@ -204,16 +201,11 @@ export const make = (
         Effect.tap((taken) => openSpans(jobs, taken)),
         Effect.flatMap((taken) => {
           wakeups.wake(taken)
-          let counted: Effect.Effect<void> = Effect.void
-          for (let i = 0; i < jobs.length; i++) {
-            counted = Effect.zipRight(counted, count(jobs[i]!.webhook, i < taken ? "enqueued" : "overflowed"))
-          }
-          const overflowed = jobs.length - taken
-          if (overflowed > 0) {
-            const report = state.overflowed(overflowed, clock.unsafeCurrentTimeMillis())
-            if (report !== undefined) counted = Effect.zipRight(counted, logOverflow(report))
-          }
-          return Effect.as(counted, { enqueued: taken, overflowed, closed: 0 })
+          for (let i = 0; i < jobs.length; i++) count(jobs[i]!.webhook, i < taken ? "enqueued" : "overflowed")
+          const intake = { enqueued: taken, overflowed: jobs.length - taken, closed: 0 }
+          if (intake.overflowed === 0) return Effect.succeed(intake)
+          const report = state.overflowed(intake.overflowed, clock.unsafeCurrentTimeMillis())
+          return report === undefined ? Effect.succeed(intake) : Effect.as(logOverflow(report), intake)
         })
       )
     }
@@ -388,7 +380,7 @@ export const make = (
         if (unfinished.size === 0) return
         const total = [...unfinished.values()].reduce((a, b) => a + b, 0)
         if (!store.durable) {
-          for (const [webhook, left] of unfinished) yield* count(webhook, "abandoned", left)
+          for (const [webhook, left] of unfinished) count(webhook, "abandoned", left)
         }
         // The webhooks that lost the most first; past a few, one line would be a wall of names
         // (the per-webhook counts are in the outbox metric).

@@ -263,29 +263,31 @@ export const make = (
 
     // Metrics are process-wide: an instance's counts are what they gained since it started (an
     // earlier instance with the same names counted into the same metrics).
-    const counted = Effect.gen(function*() {
-      const sum = (count: (webhook: string) => Effect.Effect<number>) =>
-        Effect.map(Effect.forEach(webhooks, (webhook) => count(webhook.name)), (counts) => counts.reduce((a, b) => a + b, 0))
-      const deliveries = (preposition: string, outcome: string) =>
-        sum((webhook) => Metrics.count(Metrics.deliveriesTotal, { connector: name, webhook, preposition, outcome }))
-      const outboxCount = (outcome: string) =>
-        sum((webhook) => Metrics.count(Metrics.outboxTotal, { connector: name, webhook, outcome }))
-      return {
-        before: {
-          delivered: yield* deliveries("before", "delivered"),
-          cancelled: yield* deliveries("before", "cancelled"),
-          failed: yield* deliveries("before", "failed")
-        },
-        after: {
-          delivered: yield* deliveries("after", "delivered"),
-          cancelled: yield* deliveries("after", "cancelled"),
-          failed: yield* deliveries("after", "failed"),
-          enqueued: yield* outboxCount("enqueued"),
-          overflowed: yield* outboxCount("overflowed"),
-          abandoned: yield* outboxCount("abandoned")
-        }
+    // The counters behind `stats`, tagged once: reading them is then a lookup per webhook.
+    const counters = (key: typeof Metrics.deliveriesTotal, tags: Record<string, string>) =>
+      webhooks.map((webhook) => Metrics.tagged(key, { connector: name, webhook: webhook.name, ...tags }))
+    const sources = {
+      before: {
+        delivered: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "delivered" }),
+        cancelled: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "cancelled" }),
+        failed: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "failed" })
+      },
+      after: {
+        delivered: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "delivered" }),
+        cancelled: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "cancelled" }),
+        failed: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "failed" }),
+        enqueued: counters(Metrics.outboxTotal, { outcome: "enqueued" }),
+        overflowed: counters(Metrics.outboxTotal, { outcome: "overflowed" }),
+        abandoned: counters(Metrics.outboxTotal, { outcome: "abandoned" })
       }
-    })
+    }
+    const total = (metrics: ReadonlyArray<ReturnType<typeof counters>[number]>) =>
+      metrics.reduce((sum, metric) => sum + metric.unsafeValue([]).count, 0)
+    const read = <K extends string>(group: Record<K, ReturnType<typeof counters>>) =>
+      Object.fromEntries(Object.entries(group).map(([key, metrics]) => [key, total(metrics as ReturnType<typeof counters>)])) as Record<K, number>
+    // Metrics are process-wide: an instance's counts are what they gained since it started (an
+    // earlier instance with the same names counted into the same metrics).
+    const counted = Effect.sync(() => ({ before: read(sources.before), after: read(sources.after) }))
     const baseline = yield* counted
     const since = <K extends string>(now: Record<K, number>, then: Record<K, number>) =>
       Object.fromEntries(Object.entries(now).map(([key, value]) => [key, (value as number) - then[key as K]])) as Record<K, number>
