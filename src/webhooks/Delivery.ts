@@ -24,28 +24,33 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { identity } from "effect/Function"
 import * as LogLevel from "effect/LogLevel"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as GoDuration from "../servo/GoDuration.js"
 import { codeIn } from "./internal/errors.js"
 import * as Metrics from "./internal/metrics.js"
 import { redactedHeaderNames } from "./internal/headerRedaction.js"
 import * as NetworkPolicy from "./NetworkPolicy.js"
 import * as Signature from "./Signature.js"
-import { defaultMaxResponseBytes } from "./UndiciHttpClient.js"
+import type { Attempt as StoredAttempt } from "./OutboxStore.js"
+import * as UndiciHttpClient from "./UndiciHttpClient.js"
 import type { Backoff, Webhook } from "./WebhookConfig.js"
 import { cancelContentType, contentType, userAgent } from "./WireContract.js"
 
 /** Response bodies are read up to this many bytes, never more. */
-export const maxResponseBytes: number = defaultMaxResponseBytes
+export const maxResponseBytes: number = UndiciHttpClient.defaultMaxResponseBytes
 
 const maxWait = Duration.minutes(1)
 
@@ -86,10 +91,25 @@ export interface Message {
   readonly body: Uint8Array
 }
 
-/** A webhook prepared for sending: its static headers built and its client configured once. */
+/**
+ * A webhook prepared for sending: its static headers built, its client and retry policy made
+ * once. `send` runs a whole delivery in the calling fiber (before webhooks, `trigger`); the
+ * outbox's workers run one `attempt` at a time and ask `nextRetry` when to come back.
+ */
 export interface Sender {
   readonly webhook: Webhook
+  /** A whole delivery: attempts and the waits between them, then `finish`. Never fails. */
   readonly send: (message: Message, options?: SendOptions) => Effect.Effect<Outcome>
+  /** One attempt, never past `deadline` (epoch ms): build, send, classify. Never fails. */
+  readonly attempt: (message: Message, number: number, deadline: number) => Effect.Effect<AttemptResult>
+  /** After attempt number `attempts` failed: when to try again, or why not (`state`: the policy's, `undefined` at first or when not kept). */
+  readonly nextRetry: (failure: AttemptFailure, attempts: number, state: unknown, deadline: number) => Effect.Effect<RetryDecision>
+  /** A finished delivery counted (metrics) and, when it failed, logged. */
+  readonly finish: (message: Message, outcome: Outcome) => Effect.Effect<void>
+  /** The deadline of a delivery made at `start` (epoch ms): `backoff.timeout` later, or one request's. */
+  readonly deadlineFrom: (start: number) => number
+  /** Runs `effect` with this webhook's trace propagation settings (client span, trace headers). */
+  readonly tracing: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 export interface SendOptions {
@@ -160,9 +180,15 @@ const buildRequest = (
 // 2. + 3. Send one attempt and classify what came back.
 // ---------------------------------------------------------------------------------------------
 
-type AttemptSuccess =
+/** A 2xx: delivered, or cancelled with the cancel content type. */
+export type AttemptSuccess =
   | { readonly _tag: "Delivered"; readonly status: number }
   | { readonly _tag: "Cancelled"; readonly status: number; readonly reason: string }
+
+/** One attempt's result, and its record as a durable store keeps it. */
+export type AttemptResult =
+  | { readonly _tag: "Success"; readonly success: AttemptSuccess; readonly attempt: StoredAttempt }
+  | { readonly _tag: "Failure"; readonly failure: AttemptFailure; readonly attempt: StoredAttempt }
 
 const failure = (
   reason: string,
@@ -287,10 +313,11 @@ const transportFailure = (error: HttpClientError.HttpClientError): AttemptFailur
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The retry policy of a webhook, as a Schedule over attempt failures. `deadline` is the epoch
- * millisecond past which no retry may start; a wait that would end past it stops the schedule.
+ * The waits of a webhook's retries, as a Schedule over attempt failures: exponential from 1s,
+ * ×2, jittered ±20 % (from `Random`), each at most 1m, at most `retries` of them, only after a
+ * retryable failure, `Retry-After` replacing the wait. No deadline: see `retrySchedule`.
  */
-export const retrySchedule = (backoff: Backoff, deadline: number): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
+export const retryPolicy = (backoff: Backoff): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
   Schedule.exponential(Duration.seconds(1), 2).pipe(
     Schedule.jittered,
     Schedule.modifyDelay((_, delay) => Duration.min(delay, maxWait)),
@@ -299,7 +326,16 @@ export const retrySchedule = (backoff: Backoff, deadline: number): Schedule.Sche
     Schedule.whileInput((failure: AttemptFailure) => failure.retryable),
     // The receiver knows best when to come back: Retry-After replaces the backoff wait.
     Schedule.modifyDelay(([, failure], delay) => failure.retryAfter ?? delay),
-    Schedule.delays,
+    Schedule.delays
+  )
+
+/**
+ * The retry policy of a webhook with its deadline: `deadline` is the epoch millisecond past
+ * which no retry may start; a wait that would end past it stops the schedule. The engine steps
+ * `retryPolicy` itself, one failure at a time, and checks the deadline the same way.
+ */
+export const retrySchedule = (backoff: Backoff, deadline: number): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
+  retryPolicy(backoff).pipe(
     Schedule.checkEffect((_, delay) =>
       Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(delay) <= deadline)
     )
@@ -313,9 +349,23 @@ export const parseRetryAfter = (value: string, now: number): Option.Option<Durat
   return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - now)))
 }
 
+/** After a failed attempt: the instant of the next one (and the schedule's state), or why not. */
+export type RetryDecision =
+  | { readonly _tag: "Retry"; readonly dueAt: number; readonly state: unknown }
+  | { readonly _tag: "Stop"; readonly reason: string }
+
 /** Whether a debug line would be written: checked before building one on the hot path. */
-const debugEnabled = Effect.map(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
-  LogLevel.lessThanEqual(minimum, LogLevel.Debug))
+const debugEnabled = (fiber: { getFiberRef<A>(ref: FiberRef.FiberRef<A>): A }) =>
+  LogLevel.lessThanEqual(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * Whether spans go anywhere: Effect's native tracer keeps spans no one exports, and making one
+ * cost more than a tenth of a delivery, so with it (and with tracing off) none is made.
+ */
+export const tracingExported = (fiber: { readonly currentTracer: Tracer.Tracer; getFiberRef<A>(ref: FiberRef.FiberRef<A>): A }) =>
+  fiber.currentTracer !== nativeTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
 
 // ---------------------------------------------------------------------------------------------
 // The sender: build → send → classify → retry, with spans, logs and metrics.
@@ -332,24 +382,29 @@ export const makeSender = (
 ): Effect.Effect<Sender, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = options.client ?? (yield* HttpClient.HttpClient)
-    // Our span covers the delivery; the client's own span (and the trace headers it would add)
-    // only when the webhook opts into trace propagation, with its secret headers redacted in
-    // that span as authorization and cookie are. Set once per delivery, as fiber refs: the
-    // client combinators that do the same cost a wrapper per request.
+    // The project's client keeps the attempt's deadline itself; any other gets a race.
+    const within = UndiciHttpClient.executeWithin(client)
+    const clock = yield* Effect.clock
+    // The client's own span (and the trace headers it would add) only when the webhook opts
+    // into trace propagation, with its secret headers redacted in that span as authorization
+    // and cookie are. Fiber refs, set around what runs the attempts: the client combinators
+    // that do the same cost a wrapper per request.
     const redactedNames = redactedHeaderNames(webhook)
-    const tracing = <A, E, R>(delivery: Effect.Effect<A, E, R>) =>
+    const tracing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       webhook.tracePropagation
-        ? delivery.pipe(
+        ? effect.pipe(
           Effect.locally(HttpClient.currentTracerPropagation, true),
           Effect.locally(HttpClient.currentTracerDisabledWhen, () => false),
           Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(redactedNames))
         )
-        : delivery.pipe(
+        : effect.pipe(
           Effect.locally(HttpClient.currentTracerPropagation, false),
           Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
         )
     const headers = staticHeaders(webhook)
     const requestTimeout = Duration.toMillis(webhook.requestTimeout)
+    const backoff = webhook.backoff
+    const policy = backoff === undefined ? undefined : retryPolicy(backoff)
     const tags = { connector: options.connector ?? "webhooks", webhook: webhook.name }
     const outcomes = (preposition: string) => ({
       Delivered: Metrics.tagged(Metrics.deliveriesTotal, { ...tags, preposition, outcome: "delivered" }),
@@ -367,88 +422,151 @@ export const makeSender = (
     // deliveries write none, and annotating costs more than the logging it would serve.
     const annotations = (message: Message) => ({ webhook: webhook.name, event: message.event, delivery_id: message.id })
 
-    const attempt = (message: Message, number: number, deadline: number) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        // The schedule never starts a wait that ends past the deadline, but a throttled attempt
-        // may have waited for its slot past it: then it is not sent at all.
-        if (deadline - now <= 0) {
-          return yield* Effect.fail(failure("the delivery's deadline passed before the attempt could start", false))
-        }
-        const timeout = Math.min(requestTimeout, deadline - now)
-        const request = buildRequest(webhook, headers, message, Math.floor(now / 1000))
-        const exchange = client.execute(request).pipe(
-          Effect.mapError(transportFailure),
+    const deadlineFrom = (start: number) => start + (backoff === undefined ? requestTimeout : Duration.toMillis(backoff.timeout))
+
+    const exchange = (request: HttpClientRequest.HttpClientRequest, timeout: number, now: number) => {
+      const noAnswer = () => failure(`no answer within ${GoDuration.format(Duration.millis(timeout))}`, true)
+      if (within !== undefined) {
+        return within(request, timeout).pipe(
+          Effect.mapError((error) => codeIn(error.cause) === UndiciHttpClient.deadlineCode ? noAnswer() : transportFailure(error)),
           Effect.flatMap((response) => classify(response, now))
         )
-        // A race, not Effect.timeout: Effect.timeout waits for its effect in an uninterruptible
-        // region, so an interrupted delivery (another webhook cancelled first, shutdown) would
-        // hang until the receiver answered. The loser of the race is interrupted either way.
-        return yield* Effect.raceFirst(
-          exchange,
-          Effect.sleep(timeout).pipe(
-            Effect.zipRight(Effect.fail(failure(`no answer within ${GoDuration.format(Duration.millis(timeout))}`, true)))
-          )
-        )
-      }).pipe(
-        Effect.tapError((failure) =>
-          Effect.logDebug(`attempt ${number} failed: ${failure.reason}${failure.retryable ? "" : " (not retried)"}`).pipe(
-            Effect.annotateLogs({ ...annotations(message), attempt: number })
-          )
-        )
+      }
+      // Another client: a race with a sleep. Not Effect.timeout, which waits for its effect in
+      // an uninterruptible region: an interrupted delivery (another webhook cancelled first,
+      // shutdown) would hang until the receiver answered.
+      return Effect.raceFirst(
+        client.execute(request).pipe(Effect.mapError(transportFailure), Effect.flatMap((response) => classify(response, now))),
+        Effect.sleep(timeout).pipe(Effect.zipRight(Effect.fail(noAnswer())))
       )
+    }
 
-    const send = (message: Message, options: SendOptions = {}): Effect.Effect<Outcome> =>
+    const attempt = (message: Message, number: number, deadline: number): Effect.Effect<AttemptResult> => {
+      const startedAt = clock.unsafeCurrentTimeMillis()
+      const record = (status: number | undefined, result: string): StoredAttempt => ({
+        number,
+        startedAt,
+        durationMs: clock.unsafeCurrentTimeMillis() - startedAt,
+        status,
+        result
+      })
+      // The schedule never starts a wait that ends past the deadline, but an attempt may have
+      // waited for a worker past it: then it is not sent at all.
+      if (deadline - startedAt <= 0) {
+        const late = failure("the delivery's deadline passed before the attempt could start", false)
+        return Effect.succeed({ _tag: "Failure", failure: late, attempt: record(undefined, late.reason) })
+      }
+      const timeout = Math.min(requestTimeout, deadline - startedAt)
+      const request = buildRequest(webhook, headers, message, Math.floor(startedAt / 1000))
+      return Effect.matchEffect(exchange(request, timeout, startedAt), {
+        onSuccess: (success): Effect.Effect<AttemptResult> =>
+          Effect.succeed({
+            _tag: "Success",
+            success,
+            attempt: record(success.status, success._tag === "Delivered" ? "delivered" : `cancelled: ${success.reason}`)
+          }),
+        onFailure: (failed) =>
+          Effect.withFiberRuntime<AttemptResult>((fiber) => {
+            const result: AttemptResult = { _tag: "Failure", failure: failed, attempt: record(failed.status, failed.reason) }
+            if (!debugEnabled(fiber)) return Effect.succeed(result)
+            return Effect.as(
+              Effect.logDebug(`attempt ${number} failed: ${failed.reason}${failed.retryable ? "" : " (not retried)"}`).pipe(
+                Effect.annotateLogs({ ...annotations(message), attempt: number })
+              ),
+              result
+            )
+          })
+      })
+    }
+
+    const giveUp = (failed: AttemptFailure, attempts: number): RetryDecision => {
+      const why = !failed.retryable || backoff === undefined
+        ? ""
+        : attempts > backoff.retries
+        ? ` (gave up after ${attempts} attempts)`
+        : ` (stopped after ${attempts} attempts: the next try would pass the ${GoDuration.format(backoff.timeout)} deadline)`
+      return { _tag: "Stop", reason: failed.reason + why }
+    }
+
+    /** The schedule's state after `failures` retryable failures, for a job whose state was not kept. */
+    const replay = (failures: number) =>
       Effect.gen(function*() {
-        const throttle = options.throttle ?? identity
-        const start = yield* Clock.currentTimeMillis
-        const backoff = webhook.backoff
-        const deadline = start + (backoff === undefined ? requestTimeout : Duration.toMillis(backoff.timeout))
-        let attempts = 0
-        const once = Effect.suspend(() => throttle(attempt(message, ++attempts, deadline)))
-        const result = yield* Effect.either(backoff === undefined ? once : Effect.retry(once, retrySchedule(backoff, deadline)))
-        const duration = Duration.millis((yield* Clock.currentTimeMillis) - start)
-        let outcome: Outcome
-        if (result._tag === "Right") {
-          outcome = { ...result.right, attempts, duration }
-        } else {
-          const last = result.left
-          const why = !last.retryable || backoff === undefined
-            ? ""
-            : attempts > backoff.retries
-            ? ` (gave up after ${attempts} attempts)`
-            : ` (stopped after ${attempts} attempts: the next try would pass the ${GoDuration.format(backoff.timeout)} deadline)`
-          outcome = {
-            _tag: "Failed",
-            reason: last.reason + why,
-            ...(last.status === undefined ? {} : { status: last.status }),
-            attempts,
-            duration
-          }
-        }
-        yield* Metric.increment(metrics[message.event.startsWith("before:") ? "before" : "after"][outcome._tag])
-        yield* Metric.incrementBy(metrics.attempts, attempts)
-        yield* Metric.update(metrics.duration, Duration.toMillis(duration))
-        yield* Effect.annotateCurrentSpan({ outcome: outcome._tag, attempts })
-        const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`
-        if (outcome._tag === "Failed") {
-          yield* Effect.logWarning(`delivery failed after ${tries}: ${outcome.reason}`).pipe(
-            Effect.annotateLogs(annotations(message))
-          )
-        } else if (yield* debugEnabled) {
-          yield* Effect.logDebug(`${outcome._tag.toLowerCase()} (${outcome.status}) after ${tries}`).pipe(
-            Effect.annotateLogs(annotations(message))
-          )
-        }
-        return outcome
-      }).pipe(
-        tracing,
-        Effect.withSpan("Webhooks.deliver", {
-          kind: "producer",
-          captureStackTrace: false,
-          attributes: { webhook: webhook.name, event: message.event, delivery_id: message.id }
-        })
-      )
+        let state = policy!.initial
+        const failed = failure("replayed", true)
+        for (let i = 0; i < failures; i++) [state] = yield* policy!.step(0, failed, state)
+        return state
+      })
 
-    return { webhook, send } satisfies Sender
+    const nextRetry = (failed: AttemptFailure, attempts: number, state: unknown, deadline: number): Effect.Effect<RetryDecision> => {
+      if (policy === undefined || !failed.retryable) return Effect.succeed(giveUp(failed, attempts))
+      const known = state !== undefined || attempts === 1 ? Effect.succeed(state ?? policy.initial) : replay(attempts - 1)
+      return Effect.flatMap(known, (current) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        return Effect.map(policy.step(now, failed, current), ([next, , decision]): RetryDecision => {
+          if (ScheduleDecision.isDone(decision)) return giveUp(failed, attempts)
+          const dueAt = ScheduleIntervals.start(decision.intervals)
+          return dueAt <= deadline ? { _tag: "Retry", dueAt, state: next } : giveUp(failed, attempts)
+        })
+      })
+    }
+
+    const finish = (message: Message, outcome: Outcome): Effect.Effect<void> => {
+      const preposition = message.event.startsWith("before:") ? "before" : "after"
+      metrics[preposition][outcome._tag].unsafeUpdate(1, [])
+      metrics.attempts.unsafeUpdate(outcome.attempts, [])
+      metrics.duration.unsafeUpdate(Duration.toMillis(outcome.duration), [])
+      const tries = `${outcome.attempts} attempt${outcome.attempts === 1 ? "" : "s"}`
+      if (outcome._tag === "Failed") {
+        return Effect.logWarning(`delivery failed after ${tries}: ${outcome.reason}`).pipe(Effect.annotateLogs(annotations(message)))
+      }
+      return Effect.withFiberRuntime((fiber) =>
+        debugEnabled(fiber)
+          ? Effect.logDebug(`${outcome._tag.toLowerCase()} (${outcome.status}) after ${tries}`).pipe(
+            Effect.annotateLogs(annotations(message))
+          )
+          : Effect.void
+      )
+    }
+
+    const send = (message: Message, options: SendOptions = {}): Effect.Effect<Outcome> => {
+      const throttle = options.throttle ?? identity
+      const delivery = Effect.gen(function*() {
+        const start = clock.unsafeCurrentTimeMillis()
+        const deadline = deadlineFrom(start)
+        let state: unknown = undefined
+        for (let number = 1;; number++) {
+          const result = yield* throttle(attempt(message, number, deadline))
+          const duration = () => Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+          let outcome: Outcome | undefined
+          if (result._tag === "Success") {
+            outcome = { ...result.success, attempts: number, duration: duration() }
+          } else {
+            const decision = yield* nextRetry(result.failure, number, state, deadline)
+            if (decision._tag === "Retry") {
+              state = decision.state
+              yield* Effect.sleep(decision.dueAt - clock.unsafeCurrentTimeMillis())
+              continue
+            }
+            const status = result.failure.status
+            outcome = { _tag: "Failed", reason: decision.reason, ...(status === undefined ? {} : { status }), attempts: number, duration: duration() }
+          }
+          yield* finish(message, outcome)
+          yield* Effect.annotateCurrentSpan({ outcome: outcome._tag, attempts: outcome.attempts })
+          return outcome
+        }
+      })
+      return Effect.withFiberRuntime((fiber) =>
+        tracing(
+          tracingExported(fiber)
+            ? Effect.withSpan(delivery, "Webhooks.deliver", {
+              kind: "producer",
+              captureStackTrace: false,
+              attributes: { webhook: webhook.name, event: message.event, delivery_id: message.id }
+            })
+            : delivery
+        )
+      )
+    }
+
+    return { webhook, send, attempt, nextRetry, finish, deadlineFrom, tracing } satisfies Sender
   })

@@ -70,14 +70,18 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as UrlParams from "@effect/platform/UrlParams"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { Agent, type Dispatcher as UndiciDispatcher } from "undici"
 import { redactUrl } from "./internal/redaction.js"
-import { Handler, truncatedHeader } from "./internal/responseHandler.js"
+import { DeadlineExceeded, deadlineCode, Handler, truncatedHeader } from "./internal/responseHandler.js"
+
+export { deadlineCode }
 
 /** The undici dispatcher a client built by {@link layerWithoutDispatcher} sends through. */
 export class Dispatcher extends Context.Tag("servo-webhooks/UndiciHttpClient/Dispatcher")<
@@ -245,7 +249,8 @@ export const makeWithDispatcher = (
 
   const send = (
     request: HttpClientRequest.HttpClientRequest,
-    url: URL
+    url: URL,
+    timeoutMs: number | undefined
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
     const body = bodyOf(request.body)
     if (body === unsupported) {
@@ -269,6 +274,7 @@ export const makeWithDispatcher = (
     }
     return Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((resume) => {
       const handler = new Handler(request, maxBytes, resume)
+      if (timeoutMs !== undefined) handler.deadline(timeoutMs)
       try {
         dispatcher.dispatch({
           origin: url.origin,
@@ -291,7 +297,8 @@ export const makeWithDispatcher = (
   const traced = (
     request: HttpClientRequest.HttpClientRequest,
     url: URL,
-    fiber: { readonly currentContext: Context.Context<never>; getFiberRef<A>(ref: FiberRef.FiberRef<A>): A }
+    fiber: { readonly currentContext: Context.Context<never>; getFiberRef<A>(ref: FiberRef.FiberRef<A>): A },
+    timeoutMs: number | undefined
   ) =>
     Effect.useSpan(
       Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request),
@@ -314,7 +321,7 @@ export const makeWithDispatcher = (
         const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation)
           ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))
           : request
-        return Effect.withParentSpan(send(sent, url), span).pipe(
+        return Effect.withParentSpan(send(sent, url, timeoutMs), span).pipe(
           Effect.tap((response) => {
             span.attribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.status)
             const responseHeaders = Headers.redact(response.headers, redactedNames)
@@ -326,22 +333,63 @@ export const makeWithDispatcher = (
       }
     )
 
-  return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
-    (requestEffect) =>
-      Effect.flatMap(requestEffect, (request) =>
-        Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
-          const urlResult = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
-          if (urlResult._tag === "Left") {
-            return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: urlResult.left }))
-          }
-          const url = urlResult.right
-          const tracerDisabled = !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
-            fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
-          return tracerDisabled ? send(request, url) : traced(request, url, fiber)
-        })),
+  const execute = (request: HttpClientRequest.HttpClientRequest, timeoutMs: number | undefined) =>
+    Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
+      const urlResult = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+      if (urlResult._tag === "Left") {
+        return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: urlResult.left }))
+      }
+      const url = urlResult.right
+      const tracerDisabled = !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
+        fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
+      // The deadline's timer follows the Clock in context: a plain timer under the live Clock;
+      // under any other (TestClock) that Clock's sleep, so tests step it like any wait.
+      const liveTimer = timeoutMs === undefined ||
+        Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock) === liveClock
+      const timer = liveTimer ? timeoutMs : undefined
+      const exchange = tracerDisabled ? send(request, url, timer) : traced(request, url, fiber, timer)
+      return liveTimer ? exchange : Effect.raceFirst(exchange, Effect.flatMap(Effect.sleep(timeoutMs), () =>
+        Effect.fail(
+          new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            cause: new DeadlineExceeded(timeoutMs),
+            description: `no complete response within ${timeoutMs} ms`
+          })
+        )))
+    })
+
+  const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+    (requestEffect) => Effect.flatMap(requestEffect, (request) => execute(request, undefined)),
     Effect.succeed
   )
+  return Object.assign(client, { [DeadlineTypeId]: execute })
 }
+
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/**
+ * What this client has beyond `HttpClient`: `execute` with the attempt's deadline, which the
+ * client keeps itself. A deadline around the effect would need a second fiber per request
+ * (`Effect.raceFirst` with a sleep); `Effect.timeout` worse, it waits for its effect in an
+ * uninterruptible region, so an interrupted attempt would hang until the receiver answered.
+ */
+export const DeadlineTypeId: unique symbol = Symbol.for("servo-webhooks/UndiciHttpClient/Deadline")
+
+/**
+ * `client`'s execute-with-deadline when it is this module's client (not wrapped by a combinator,
+ * which makes a new client); `undefined` otherwise. Past `timeoutMs` (body included) the request
+ * is aborted and fails with a `"Transport"` `RequestError` whose cause has code
+ * {@link deadlineCode}.
+ */
+export const executeWithin = (
+  client: HttpClient.HttpClient
+):
+  | ((
+    request: HttpClientRequest.HttpClientRequest,
+    timeoutMs: number
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>)
+  | undefined => (client as { readonly [DeadlineTypeId]?: never })[DeadlineTypeId]
 
 /**
  * A client over a new `Agent` (or over `options.dispatcher`). The `Agent` is destroyed when the

@@ -29,7 +29,6 @@
  * (`enqueued`, `overflowed`, `abandoned`); `stats` sums them for this instance.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -43,7 +42,8 @@ import * as Event from "../servo/Event.js"
 import * as EventBus from "../servo/EventBus.js"
 import * as Delivery from "./Delivery.js"
 import * as Metrics from "./internal/metrics.js"
-import * as Outbox from "./internal/outbox.js"
+import * as Outbox from "./Outbox.js"
+import * as OutboxStore from "./OutboxStore.js"
 import * as Transport from "./Transport.js"
 import * as WebhookConfig from "./WebhookConfig.js"
 import * as WireContract from "./WireContract.js"
@@ -57,6 +57,11 @@ export interface Service {
   readonly webhooks: ReadonlyArray<WebhookConfig.Webhook>
   /** This instance's counts since it started (from the connector's metrics). */
   readonly stats: Effect.Effect<Stats>
+  /**
+   * Ends the shutdown drain's wait now, as its deadline would: what is left is counted (a second
+   * signal during shutdown). Does nothing before shutdown has begun.
+   */
+  readonly endDrain: Effect.Effect<void>
 }
 
 /**
@@ -94,6 +99,8 @@ export interface Options {
   readonly workers?: number
   /** How long shutdown waits for the outbox to drain. Default 10s. */
   readonly drainTimeout?: Duration.DurationInput
+  /** Attempts of one webhook in flight at most. Default: `workers`. */
+  readonly maxInFlight?: number
   /** Names the config in errors. Default `servo.yaml`. */
   readonly source?: string
 }
@@ -156,13 +163,19 @@ export const make = (
       return found
     }
 
-    const outbox = yield* Outbox.make({
+    // After deliveries wait in the OutboxStore in context, or else in memory of their own.
+    const store = yield* Effect.serviceOption(OutboxStore.OutboxStore).pipe(
+      Effect.flatMap((found) => found._tag === "Some" ? Effect.succeed(found.value) : OutboxStore.makeMemory({ capacity }))
+    )
+    const workers = options.workers ?? defaults.workers
+    const maxInFlight = options.maxInFlight ?? workers
+    const outbox = yield* Outbox.make(store, new Map(senders.map((sender) => [sender.webhook.name, sender])), {
       connector: name,
-      webhooks,
-      capacity,
-      workers: options.workers ?? defaults.workers,
-      drainTimeout
+      workers,
+      drainTimeout,
+      maxInFlight: () => maxInFlight
     })
+    const clock = yield* Effect.clock
 
     // -------------------------------------------------------------------------------------------
     // The handlers.
@@ -173,21 +186,20 @@ export const make = (
       params: unknown,
       results?: EventBus.EventResults<unknown>
     ) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        WireContract.encodePayload({
+      Effect.suspend(() => {
+        const encoded = WireContract.encodePayload({
           event,
           preposition,
           params,
-          createdAt: new Date(now),
+          createdAt: new Date(clock.unsafeCurrentTimeMillis()),
           ...(results === undefined ? {} : { results })
-        }).pipe(
-          Either.match({
-            onRight: Effect.succeed,
-            // A connector returned a result its event's Schema cannot encode: a bug to report, not
-            // a payload to send.
-            onLeft: (error) => Effect.die(new Error(`cannot encode ${preposition}:${event.name} for its webhooks: ${error.message}`))
-          })
-        ))
+        })
+        return Either.isRight(encoded)
+          ? Effect.succeed(encoded.right)
+          // A connector returned a result its event's Schema cannot encode: a bug to report, not
+          // a payload to send.
+          : Effect.die(new Error(`cannot encode ${preposition}:${event.name} for its webhooks: ${encoded.left.message}`))
+      })
 
     const messageOf = (payload: WireContract.Payload): Delivery.Message => {
       const id = WireContract.makeId()
@@ -197,22 +209,26 @@ export const make = (
     const before: EventBus.BeforeHandler<Event.Event.Any> = ({ cancel, event, params }) => {
       const targets = sendersFor("before", event.name)
       if (targets.length === 0) return Effect.void
+      const deliver = (payload: WireContract.Payload) => (sender: Delivery.Sender) =>
+        sender.send(messageOf(payload)).pipe(
+          Effect.flatMap((outcome) => {
+            const webhook = sender.webhook.name
+            if (outcome._tag === "Cancelled") return cancel(outcome.reason, { handler: webhook })
+            if (outcome._tag === "Delivered") return Effect.void
+            return sender.webhook.onFailure === "cancel"
+              ? cancel(`webhook ${webhook} failed: ${outcome.reason}`, { handler: webhook })
+              : Effect.logWarning(`before webhook failed; ${event.name} goes on (on_failure: ignore): ${outcome.reason}`).pipe(
+                Effect.annotateLogs({ webhook, event: payload.event })
+              )
+          })
+        )
       return payloadOf(event, "before", params).pipe(
         Effect.flatMap((payload) =>
-          // Concurrently; the first cancellation fails the forEach, which interrupts the rest.
-          Effect.forEach(targets, (sender) =>
-            sender.send(messageOf(payload)).pipe(
-              Effect.flatMap((outcome) => {
-                const webhook = sender.webhook.name
-                if (outcome._tag === "Cancelled") return cancel(outcome.reason, { handler: webhook })
-                if (outcome._tag === "Delivered") return Effect.void
-                return sender.webhook.onFailure === "cancel"
-                  ? cancel(`webhook ${webhook} failed: ${outcome.reason}`, { handler: webhook })
-                  : Effect.logWarning(`before webhook failed; ${event.name} goes on (on_failure: ignore): ${outcome.reason}`).pipe(
-                    Effect.annotateLogs({ webhook, event: payload.event })
-                  )
-              })
-            ), { concurrency: "unbounded", discard: true })
+          targets.length === 1
+            // One target: in this fiber, no fork.
+            ? deliver(payload)(targets[0]!)
+            // Concurrently; the first cancellation fails the forEach, which interrupts the rest.
+            : Effect.forEach(targets, deliver(payload), { concurrency: "unbounded", discard: true })
         )
       )
     }
@@ -221,7 +237,15 @@ export const make = (
       const targets = sendersFor("after", event.name)
       if (targets.length === 0) return Effect.void
       return payloadOf(event, "after", params, results).pipe(
-        Effect.flatMap((payload) => Effect.forEach(targets, (sender) => outbox.enqueue({ sender, message: messageOf(payload) }), { discard: true }))
+        Effect.flatMap((payload) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const jobs = targets.map((sender): OutboxStore.NewJob => {
+            const id = WireContract.makeId()
+            return { id, webhook: sender.webhook.name, event: payload.event, body: payload.body(id), createdAt: now, deadline: sender.deadlineFrom(now) }
+          })
+          return outbox.offer(jobs)
+        }),
+        Effect.asVoid
       )
     }
 
@@ -239,38 +263,40 @@ export const make = (
 
     // Metrics are process-wide: an instance's counts are what they gained since it started (an
     // earlier instance with the same names counted into the same metrics).
-    const counted = Effect.gen(function*() {
-      const sum = (count: (webhook: string) => Effect.Effect<number>) =>
-        Effect.map(Effect.forEach(webhooks, (webhook) => count(webhook.name)), (counts) => counts.reduce((a, b) => a + b, 0))
-      const deliveries = (preposition: string, outcome: string) =>
-        sum((webhook) => Metrics.count(Metrics.deliveriesTotal, { connector: name, webhook, preposition, outcome }))
-      const outboxCount = (outcome: string) =>
-        sum((webhook) => Metrics.count(Metrics.outboxTotal, { connector: name, webhook, outcome }))
-      return {
-        before: {
-          delivered: yield* deliveries("before", "delivered"),
-          cancelled: yield* deliveries("before", "cancelled"),
-          failed: yield* deliveries("before", "failed")
-        },
-        after: {
-          delivered: yield* deliveries("after", "delivered"),
-          cancelled: yield* deliveries("after", "cancelled"),
-          failed: yield* deliveries("after", "failed"),
-          enqueued: yield* outboxCount("enqueued"),
-          overflowed: yield* outboxCount("overflowed"),
-          abandoned: yield* outboxCount("abandoned")
-        }
+    // The counters behind `stats`, tagged once: reading them is then a lookup per webhook.
+    const counters = (key: typeof Metrics.deliveriesTotal, tags: Record<string, string>) =>
+      webhooks.map((webhook) => Metrics.tagged(key, { connector: name, webhook: webhook.name, ...tags }))
+    const sources = {
+      before: {
+        delivered: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "delivered" }),
+        cancelled: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "cancelled" }),
+        failed: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "failed" })
+      },
+      after: {
+        delivered: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "delivered" }),
+        cancelled: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "cancelled" }),
+        failed: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "failed" }),
+        enqueued: counters(Metrics.outboxTotal, { outcome: "enqueued" }),
+        overflowed: counters(Metrics.outboxTotal, { outcome: "overflowed" }),
+        abandoned: counters(Metrics.outboxTotal, { outcome: "abandoned" })
       }
-    })
+    }
+    const total = (metrics: ReadonlyArray<ReturnType<typeof counters>[number]>) =>
+      metrics.reduce((sum, metric) => sum + metric.unsafeValue([]).count, 0)
+    const read = <K extends string>(group: Record<K, ReturnType<typeof counters>>) =>
+      Object.fromEntries(Object.entries(group).map(([key, metrics]) => [key, total(metrics as ReturnType<typeof counters>)])) as Record<K, number>
+    // Metrics are process-wide: an instance's counts are what they gained since it started (an
+    // earlier instance with the same names counted into the same metrics).
+    const counted = Effect.sync(() => ({ before: read(sources.before), after: read(sources.after) }))
     const baseline = yield* counted
     const since = <K extends string>(now: Record<K, number>, then: Record<K, number>) =>
       Object.fromEntries(Object.entries(now).map(([key, value]) => [key, (value as number) - then[key as K]])) as Record<K, number>
-    const stats: Effect.Effect<Stats> = Effect.map(counted, (now) => ({
+    const stats: Effect.Effect<Stats> = Effect.zipWith(counted, outbox.pending, (now, pending) => ({
       before: since(now.before, baseline.before),
-      after: { ...since(now.after, baseline.after), pending: outbox.pending() }
+      after: { ...since(now.after, baseline.after), pending }
     }))
 
-    return { name, webhooks, stats } satisfies Service
+    return { name, webhooks, stats, endDrain: outbox.cutDrain } satisfies Service
   })
 
 /**
@@ -293,7 +319,7 @@ export const layer = (
  * The connector-level options an assembly may set (the instance's name, events and source come
  * from the servo).
  */
-export type ConnectorOptions = Pick<Options, "outboxCapacity" | "workers" | "drainTimeout">
+export type ConnectorOptions = Pick<Options, "outboxCapacity" | "workers" | "drainTimeout" | "maxInFlight">
 
 /** The type of the connector. */
 export type WebhooksConnector = Connector.Connector<

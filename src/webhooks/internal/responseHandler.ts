@@ -151,6 +151,18 @@ class Interrupted extends Error {
   override readonly name = "Interrupted"
 }
 
+/** The code of the error an attempt fails with when its deadline passes first. */
+export const deadlineCode = "SERVO_WEBHOOKS_DEADLINE"
+
+/** The attempt's deadline passed before the response was complete. */
+export class DeadlineExceeded extends Error {
+  override readonly name = "DeadlineExceeded"
+  readonly code = deadlineCode
+  constructor(readonly timeoutMs: number) {
+    super(`no complete response within ${timeoutMs} ms`)
+  }
+}
+
 /**
  * Collects status, headers and at most `maxBytes` of body, then resumes the fiber once. It talks
  * to undici through the handler interface directly: no `Readable`, no promise, no per-chunk
@@ -165,6 +177,7 @@ export class Handler implements UndiciDispatcher.DispatchHandler {
   private rest: Array<Buffer> | undefined = undefined
   private received = 0
   private settled = false
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
 
   constructor(
     private readonly request: HttpClientRequest.HttpClientRequest,
@@ -175,14 +188,35 @@ export class Handler implements UndiciDispatcher.DispatchHandler {
   /** The fiber was interrupted: abort the request, which destroys its socket. */
   readonly cancel = Effect.sync(() => {
     if (this.settled) return
-    const error = new Interrupted("the request fiber was interrupted")
+    this.abort(new Interrupted("the request fiber was interrupted"))
+  })
+
+  /**
+   * Gives the request `timeoutMs` to complete, body included, on a timer of its own: when it
+   * fires the request is aborted and fails with `DeadlineExceeded` (a queued request at once,
+   * without waiting for a connection).
+   */
+  deadline(timeoutMs: number): void {
+    this.timer = setTimeout(() => this.expire(timeoutMs), timeoutMs)
+  }
+
+  /** The deadline passed (on whichever clock keeps it). */
+  expire(timeoutMs: number): void {
+    if (this.settled) return
+    const error = new DeadlineExceeded(timeoutMs)
+    const queued = this.controller === undefined
+    this.abort(error)
+    if (queued) this.onResponseError(undefined, error)
+  }
+
+  private abort(error: Error): void {
     if (this.controller !== undefined) {
       this.controller.abort(error)
     } else {
       // Still queued for a connection: undici calls onRequestStart before writing anything.
       this.abortReason = error
     }
-  })
+  }
 
   onRequestStart(controller: UndiciDispatcher.DispatchController): void {
     this.controller = controller
@@ -224,6 +258,7 @@ export class Handler implements UndiciDispatcher.DispatchHandler {
   onResponseError(_controller: UndiciDispatcher.DispatchController | undefined, error: Error): void {
     if (this.settled) return
     this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
     this.resume(Exit.fail(
       new HttpClientError.RequestError({
         request: this.request,
@@ -242,6 +277,7 @@ export class Handler implements UndiciDispatcher.DispatchHandler {
 
   private succeed(truncated: boolean): void {
     this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
     const body = this.first === undefined
       ? emptyBody
       : this.rest === undefined
