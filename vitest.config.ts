@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
+    // `tsc -p .` once before the tests (they spawn dist/), failing the run on a type error.
+    globalSetup: ["./test/globalSetup.ts"],
     // Effect owns time in tests (TestClock); vitest's fake timers would fight it.
     fakeTimers: { toFake: undefined },
     testTimeout: 20_000,

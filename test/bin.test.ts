@@ -1,6 +1,6 @@
 /**
- * The `servo` bin as people run it: `node dist/src/bin/servo.js ...` in a child process (`npm test`
- * builds dist/ first), against receivers in this process.
+ * The `servo` bin as people run it: `node dist/src/bin/servo.js ...` in a child process (vitest's
+ * global setup builds dist/ first), against receivers in this process.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 /**
  * Running `servo` in tests: in-process (`ServoCommand.main` with a Console that records what is
- * printed) and as a child process (`node dist/src/bin/servo.js`, built by `npm test`).
+ * printed) and as a child process (`node dist/src/bin/servo.js`, built by vitest's global setup).
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -14,6 +14,7 @@ import * as path from "node:path"
 import * as util from "node:util"
 import * as Runtime from "../../src/cli/internal/runtime.js"
 import * as ServoCommand from "../../src/cli/ServoCommand.js"
+import { assertFreshBuild } from "./build.js"
 
 const ansi = /\x1b\[[0-9;]*m/g
 
@@ -149,6 +150,7 @@ export const spawnServo = (
   args: ReadonlyArray<string>,
   options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
 ): Child => {
+  assertFreshBuild()
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NO_COLOR: "1", ...options.env },
