@@ -203,8 +203,12 @@ webhooks:
 
     it.live("all delivered within the drain deadline: the receiver gets each of the 500 once, exit 0", () =>
       Effect.gen(function*() {
-        const { afterReceiver, child, code, draining, summary } = yield* pendingRun({ answer: () => true })
-        expect(draining).toBe("info: draining 500 after deliveries (up to 10s) (connector=webhooks)")
+        // The point is "all delivered", not how fast: a deadline no loaded machine gets near.
+        const { afterReceiver, child, code, draining, summary } = yield* pendingRun({
+          answer: () => true,
+          args: ["--drain-timeout", "60s"]
+        })
+        expect(draining).toBe("info: draining 500 after deliveries (up to 1m) (connector=webhooks)")
         expect(code).toBe(0)
         expect(summary?.slice(1)).toEqual(["500", "0"])
         expect(child.stderr()).not.toContain("abandoned")
@@ -218,7 +222,7 @@ webhooks:
         for (const events of perHook.values()) {
           expect(events.sort()).toEqual(["after:describe", "after:describe", "after:measure", "after:measure"])
         }
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped), 90_000) // past the 60 s drain deadline: a slow drain fails on its summary, not here
 
     it.live("past the deadline (--drain-timeout 1s): the exact abandoned count is printed, delivered + abandoned = 500, exit 0", () =>
       Effect.gen(function*() {
