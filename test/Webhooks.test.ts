@@ -19,8 +19,9 @@ import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { awaitSleep, eventually, step } from "./support/clock.js"
+import { awaitSleep, step } from "./support/clock.js"
 import { makePki } from "./support/pki.js"
+import { eventually } from "./support/poll.js"
 import { cancel, closedPort, gate, never, ok, receiver, sequence, slow, status } from "./support/receiver.js"
 import { connectProxy, httpsServer } from "./support/servers.js"
 import {
@@ -340,7 +341,7 @@ describe("Webhooks: the outbox", () => {
           for (let i = 0; i < 3; i++) yield* EventBus.dispatch(CoreEvents.measure, {})
           // With one slot, the healthy deliveries go through while the failing ones wait to retry,
           // and no clock has moved.
-          yield* eventually(stats, ({ after }) => after.delivered === 3)
+          yield* eventually("3 delivered", stats, ({ after }) => after.delivered === 3)
           yield* failing.waitFor(3)
           yield* awaitSleep("1 second")
           expect((yield* stats).after).toMatchObject({ delivered: 3, failed: 0, pending: 3 })

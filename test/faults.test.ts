@@ -30,49 +30,14 @@ import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import { step } from "./support/clock.js"
+import { watchCrashes } from "./support/crashes.js"
+import { eventually, within } from "./support/poll.js"
 import { closedPort, never, ok, type Receiver, receiver, type Responder, sequence, status } from "./support/receiver.js"
 import { captureLogs, configs, type LogLine, uniqueName } from "./support/servo.js"
 
 // ---------------------------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------------------------
-
-/** A wait in real time, whatever the Clock. */
-const realSleep = (millis: number) =>
-  Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), millis)
-    return Effect.sync(() => clearTimeout(timer))
-  })
-
-/** `effect`, or a defect naming `what` after 5 s of real time (a hang fails, and says where). */
-const within = <A, E, R>(what: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.raceFirst(effect, realSleep(5000).pipe(Effect.zipRight(Effect.dieMessage(`still waiting for ${what} after 5s`))))
-
-/** Polls `check` in real time until it holds. */
-const until = (what: string, check: Effect.Effect<boolean>) =>
-  within(
-    what,
-    Effect.gen(function*() {
-      while (!(yield* check)) yield* realSleep(1)
-    })
-  )
-
-/** Every unhandled rejection and uncaught exception while the scope is open. */
-const watchProcess = Effect.acquireRelease(
-  Effect.sync(() => {
-    const seen = { unhandledRejections: [] as Array<unknown>, uncaughtExceptions: [] as Array<unknown> }
-    const onRejection = (reason: unknown) => seen.unhandledRejections.push(reason)
-    const onException = (error: unknown) => seen.uncaughtExceptions.push(error)
-    process.on("unhandledRejection", onRejection)
-    process.on("uncaughtException", onException)
-    return { seen, onRejection, onException }
-  }),
-  ({ onException, onRejection }) =>
-    Effect.sync(() => {
-      process.off("unhandledRejection", onRejection)
-      process.off("uncaughtException", onException)
-    })
-).pipe(Effect.map(({ seen }) => seen))
 
 type ClientKind = "undici" | "stock"
 
@@ -445,7 +410,7 @@ const adjust = { adjustments: [{ component: "web", setting: "replicas", value: 3
 const runFault = (fault: Fault, preposition: "before" | "after", client: ClientKind) => {
   const logs: Array<LogLine> = []
   return Effect.gen(function*() {
-    const crashes = yield* watchProcess
+    const crashes = yield* watchCrashes
     const healthy = yield* receiver(ok)
     const scenario = yield* fault.scenario(client)
     const { expected } = scenario
@@ -471,9 +436,10 @@ const runFault = (fault: Fault, preposition: "before" | "after", client: ClientK
       const dispatching = yield* Effect.fork(EventBus.dispatch(CoreEvents.adjust, adjust))
       yield* scenario.drive
       const exit = yield* within("the event to finish", Fiber.await(dispatching))
-      yield* until(
+      yield* eventually(
         "the faulty delivery to finish",
-        Effect.map(stats, (s) => s[preposition].delivered + s[preposition].cancelled + s[preposition].failed === 1)
+        stats,
+        (s) => s[preposition].delivered + s[preposition].cancelled + s[preposition].failed === 1
       )
 
       const observed = yield* observe(name, preposition, logs)
@@ -532,9 +498,8 @@ const runFault = (fault: Fault, preposition: "before" | "after", client: ClientK
         }
     )
 
-    // Rejections surface after the microtask queue drains: give them a moment of real time.
-    yield* realSleep(20)
-    expect(crashes).toEqual({ unhandledRejections: [], uncaughtExceptions: [] })
+    // Every rejection so far has been reported (a canary rejected now has).
+    expect(yield* crashes.settled).toEqual({ unhandledRejections: [], uncaughtExceptions: [] })
   }).pipe(Effect.provide(captureLogs(logs)), Effect.withRandom(Random.fixed([0.5])))
 }
 

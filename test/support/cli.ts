@@ -15,6 +15,7 @@ import * as util from "node:util"
 import * as Runtime from "../../src/cli/internal/runtime.js"
 import * as ServoCommand from "../../src/cli/ServoCommand.js"
 import { assertFreshBuild } from "./build.js"
+import { eventually } from "./poll.js"
 
 const ansi = /\x1b\[[0-9;]*m/g
 
@@ -93,17 +94,13 @@ export const servoFork = (...args: ReadonlyArray<string>) =>
     return { fiber, output, stop: Fiber.interrupt(fiber) }
   })
 
-/** Waits (without a clock) until a line matching `pattern` was printed; returns the match. */
-export const waitForLine = (lines: ReadonlyArray<string>, pattern: RegExp) =>
-  Effect.gen(function*() {
-    for (;;) {
-      for (const line of lines) {
-        const match = pattern.exec(line)
-        if (match !== null) return match
-      }
-      yield* Effect.sleep(5)
-    }
-  })
+/** Waits (in real time, whatever the clock) until a line matching `pattern` was printed; returns the match. */
+export const waitForLine = (lines: ReadonlyArray<string>, pattern: RegExp): Effect.Effect<RegExpExecArray> =>
+  eventually(
+    `a line matching ${pattern}`,
+    Effect.sync(() => lines.map((line) => pattern.exec(line)).find((match) => match !== null)),
+    (match) => match !== undefined
+  ).pipe(Effect.map((match) => match!))
 
 // ---------------------------------------------------------------------------------------------
 // Files
