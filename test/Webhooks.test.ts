@@ -22,7 +22,7 @@ import * as WireContract from "../src/webhooks/WireContract.js"
 import { awaitSleep, step } from "./support/clock.js"
 import { makePki } from "./support/pki.js"
 import { eventually } from "./support/poll.js"
-import { cancel, closedPort, gate, never, ok, receiver, sequence, slow, status } from "./support/receiver.js"
+import { cancel, closedPort, gate, never, ok, receiver, sequence, status } from "./support/receiver.js"
 import { connectProxy, httpsServer } from "./support/servers.js"
 import {
   captureLogs,
@@ -283,7 +283,9 @@ describe("Webhooks: the outbox", () => {
 
   it.live("10 events to a slow receiver are all delivered by the drain at scope close", () =>
     Effect.gen(function*() {
-      const server = yield* receiver(slow(50))
+      // Slow until told otherwise: it holds every answer until the 10 dispatches are done.
+      const held = gate()
+      const server = yield* receiver(held.responder)
       let stats: Effect.Effect<Webhooks.Stats> = Effect.die("unset")
       yield* withServo(
         servoLayer([{ event: "after:measure", target: server.url }], { workers: 2 }),
@@ -291,6 +293,7 @@ describe("Webhooks: the outbox", () => {
           stats = (yield* Webhooks.Webhooks).stats
           for (let i = 0; i < 10; i++) yield* EventBus.dispatch(CoreEvents.measure, {})
           expect(server.requests.length).toBeLessThan(10)
+          held.open()
         })
       )
       expect(server.requests).toHaveLength(10)

@@ -23,7 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { Agent, type Dispatcher } from "undici"
+import type { Dispatcher } from "undici"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
@@ -31,6 +31,7 @@ import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import { step } from "./support/clock.js"
 import { watchCrashes } from "./support/crashes.js"
+import { unresolvingAgent } from "./support/dns.js"
 import { eventually, within } from "./support/poll.js"
 import { closedPort, never, ok, type Receiver, receiver, type Responder, sequence, status } from "./support/receiver.js"
 import { captureLogs, configs, type LogLine, uniqueName } from "./support/servo.js"
@@ -156,19 +157,6 @@ const hugeBody = (code: number) => {
 }
 
 const cancelContentType = "application/vnd.opsani.servo.errors.CancelEventError+json"
-
-/** A DNS lookup that fails at once, as getaddrinfo does for a name that does not exist. */
-const failingLookup = (lookups: Array<string>) =>
-(hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException) => void) => {
-  lookups.push(hostname)
-  const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
-    code: "ENOTFOUND",
-    errno: -3008,
-    syscall: "getaddrinfo",
-    hostname
-  })
-  process.nextTick(callback, error)
-}
 
 const faults: ReadonlyArray<Fault> = [
   {
@@ -358,18 +346,13 @@ const faults: ReadonlyArray<Fault> = [
       })
   },
   {
-    // `.invalid` never resolves, but glibc would still ask this machine's resolver, which is not
-    // on loopback: the client gets a dispatcher whose lookup fails at once, as getaddrinfo does
-    // for a name that does not exist. The rest of the path (net, undici, the client, the
-    // classification) is the real one.
+    // Through a dispatcher whose lookup fails at once (support/dns.ts), never this machine's
+    // resolver; the rest of the path is the real one.
     name: "is on a host that does not resolve (nothing.invalid)",
     scenario: () =>
       Effect.gen(function*() {
         const lookups: Array<string> = []
-        const dispatcher = yield* Effect.acquireRelease(
-          Effect.sync(() => new Agent({ connect: { lookup: failingLookup(lookups) } as Agent.Options["connect"] & {} })),
-          (agent) => Effect.promise(() => agent.destroy())
-        )
+        const dispatcher = yield* unresolvingAgent(lookups)
         return {
           webhook: { target: "http://nothing.invalid/", backoff: retries2 },
           dispatcher,
