@@ -8,7 +8,10 @@ export default defineConfig({
     globalSetup: ["./test/globalSetup.ts"],
     // Effect owns time in tests (TestClock); vitest's fake timers would fight it.
     fakeTimers: { toFake: undefined },
-    testTimeout: 20_000,
+    // A hang guard, not a speed requirement: on a loaded 2-core machine a test that spawns the
+    // bin four times can take well over 20 s. Waits inside tests fail sooner, naming what they
+    // awaited (test/support/poll.ts).
+    testTimeout: 60_000,
     // For test/load.test.ts, which measures the heap after a drain and needs `global.gc`. Its only
     // effect elsewhere is that `gc` exists: no test but that one calls it. (vitest 3 takes
     // execArgv from the root config only; a project's poolOptions are ignored, so it cannot be

@@ -26,7 +26,9 @@ const expectNoTrace = (output: string) => {
   expect(output).not.toContain("{\n")
 }
 
-describe("the servo bin", () => {
+// Concurrent: each test waits mostly on child processes of its own (temp dirs, receivers and
+// ports are per test), and nothing asserted depends on how fast they run.
+describe.concurrent("the servo bin", () => {
   it.live("webhooks list: the table, no secret, exit 0", () =>
     Effect.gen(function*() {
       const config = writeConfig(`

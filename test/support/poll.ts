@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 
 /** How long a wait may take before it fails as a hang (real time). */
-export const hangAfterMillis = 15_000
+export const hangAfterMillis = 30_000
 
 /** A wait in real time, whatever the Clock. */
 export const realSleep = (millis: number): Effect.Effect<void> =>
