@@ -10,7 +10,7 @@ import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as Delivery from "../src/webhooks/Delivery.js"
 import type { Webhook } from "../src/webhooks/WebhookConfig.js"
-import { awaitSleep, step } from "./support/clock.js"
+import { step } from "./support/clock.js"
 import { closedPort, never, ok, receiver, sequence, status } from "./support/receiver.js"
 
 const webhook = (target: string, overrides: Partial<Webhook> = {}): Webhook => ({
@@ -186,14 +186,4 @@ describe("Delivery: Retry-After", () => {
     expect(Delivery.parseRetryAfter("Sun, 29 Nov 2026 09:00:00 GMT", now)).toEqual(Option.some(Duration.zero))
     expect(Delivery.parseRetryAfter("soon", now)).toEqual(Option.none())
   })
-})
-
-describe("Delivery: awaitSleep sanity", () => {
-  it.effect("sees a plain sleep", () =>
-    Effect.gen(function*() {
-      const fiber = yield* Effect.fork(Effect.sleep("3 seconds"))
-      yield* awaitSleep("3 seconds")
-      yield* TestClock.adjust("3 seconds")
-      yield* Fiber.join(fiber)
-    }))
 })

@@ -10,6 +10,7 @@ import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
+import { until } from "./support/poll.js"
 import { configs } from "./support/servo.js"
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -54,7 +55,7 @@ describe("Receiver", () => {
       const { id, outcome } = yield* send(receiver.url, { secret })
       expect(outcome).toMatchObject({ _tag: "Cancelled", reason: "change freeze", status: 200 })
       // The callback runs once the answer is out: wait for it without a clock.
-      while (seen.length === 0) yield* Effect.yieldNow()
+      yield* until("the delivery callback", () => seen.length > 0)
       const delivery = seen[0]!
       expect(delivery).toMatchObject({
         event: "before:adjust",

@@ -2,8 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import { promisify } from "node:util"
+import { assertFreshBuild } from "./support/build.js"
 
 const run = async (args: ReadonlyArray<string>) => {
+  assertFreshBuild()
   try {
     const { stderr, stdout } = await promisify(execFile)(process.execPath, args, { encoding: "utf8" })
     return { code: 0, stdout, stderr }
@@ -12,7 +14,7 @@ const run = async (args: ReadonlyArray<string>) => {
   }
 }
 
-// `npm test` builds dist/ first: these run exactly as `npm start` and the README do.
+// vitest's global setup builds dist/ first: these run exactly as `npm start` and the README do.
 describe("the demo and the README's CLI example", () => {
   it("npm start's demo: four cycles, the 2nd adjustment cancelled by the receiver, both sides counted", async () => {
     const { code, stderr, stdout } = await run(["dist/examples/demo.js"])

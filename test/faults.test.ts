@@ -23,56 +23,22 @@ import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { Agent, type Dispatcher } from "undici"
+import type { Dispatcher } from "undici"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import { step } from "./support/clock.js"
+import { watchCrashes } from "./support/crashes.js"
+import { unresolvingAgent } from "./support/dns.js"
+import { eventually, within } from "./support/poll.js"
 import { closedPort, never, ok, type Receiver, receiver, type Responder, sequence, status } from "./support/receiver.js"
 import { captureLogs, configs, type LogLine, uniqueName } from "./support/servo.js"
 
 // ---------------------------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------------------------
-
-/** A wait in real time, whatever the Clock. */
-const realSleep = (millis: number) =>
-  Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), millis)
-    return Effect.sync(() => clearTimeout(timer))
-  })
-
-/** `effect`, or a defect naming `what` after 5 s of real time (a hang fails, and says where). */
-const within = <A, E, R>(what: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.raceFirst(effect, realSleep(5000).pipe(Effect.zipRight(Effect.dieMessage(`still waiting for ${what} after 5s`))))
-
-/** Polls `check` in real time until it holds. */
-const until = (what: string, check: Effect.Effect<boolean>) =>
-  within(
-    what,
-    Effect.gen(function*() {
-      while (!(yield* check)) yield* realSleep(1)
-    })
-  )
-
-/** Every unhandled rejection and uncaught exception while the scope is open. */
-const watchProcess = Effect.acquireRelease(
-  Effect.sync(() => {
-    const seen = { unhandledRejections: [] as Array<unknown>, uncaughtExceptions: [] as Array<unknown> }
-    const onRejection = (reason: unknown) => seen.unhandledRejections.push(reason)
-    const onException = (error: unknown) => seen.uncaughtExceptions.push(error)
-    process.on("unhandledRejection", onRejection)
-    process.on("uncaughtException", onException)
-    return { seen, onRejection, onException }
-  }),
-  ({ onException, onRejection }) =>
-    Effect.sync(() => {
-      process.off("unhandledRejection", onRejection)
-      process.off("uncaughtException", onException)
-    })
-).pipe(Effect.map(({ seen }) => seen))
 
 type ClientKind = "undici" | "stock"
 
@@ -191,19 +157,6 @@ const hugeBody = (code: number) => {
 }
 
 const cancelContentType = "application/vnd.opsani.servo.errors.CancelEventError+json"
-
-/** A DNS lookup that fails at once, as getaddrinfo does for a name that does not exist. */
-const failingLookup = (lookups: Array<string>) =>
-(hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException) => void) => {
-  lookups.push(hostname)
-  const error: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
-    code: "ENOTFOUND",
-    errno: -3008,
-    syscall: "getaddrinfo",
-    hostname
-  })
-  process.nextTick(callback, error)
-}
 
 const faults: ReadonlyArray<Fault> = [
   {
@@ -393,18 +346,13 @@ const faults: ReadonlyArray<Fault> = [
       })
   },
   {
-    // `.invalid` never resolves, but glibc would still ask this machine's resolver, which is not
-    // on loopback: the client gets a dispatcher whose lookup fails at once, as getaddrinfo does
-    // for a name that does not exist. The rest of the path (net, undici, the client, the
-    // classification) is the real one.
+    // Through a dispatcher whose lookup fails at once (support/dns.ts), never this machine's
+    // resolver; the rest of the path is the real one.
     name: "is on a host that does not resolve (nothing.invalid)",
     scenario: () =>
       Effect.gen(function*() {
         const lookups: Array<string> = []
-        const dispatcher = yield* Effect.acquireRelease(
-          Effect.sync(() => new Agent({ connect: { lookup: failingLookup(lookups) } as Agent.Options["connect"] & {} })),
-          (agent) => Effect.promise(() => agent.destroy())
-        )
+        const dispatcher = yield* unresolvingAgent(lookups)
         return {
           webhook: { target: "http://nothing.invalid/", backoff: retries2 },
           dispatcher,
@@ -445,7 +393,7 @@ const adjust = { adjustments: [{ component: "web", setting: "replicas", value: 3
 const runFault = (fault: Fault, preposition: "before" | "after", client: ClientKind) => {
   const logs: Array<LogLine> = []
   return Effect.gen(function*() {
-    const crashes = yield* watchProcess
+    const crashes = yield* watchCrashes
     const healthy = yield* receiver(ok)
     const scenario = yield* fault.scenario(client)
     const { expected } = scenario
@@ -471,9 +419,10 @@ const runFault = (fault: Fault, preposition: "before" | "after", client: ClientK
       const dispatching = yield* Effect.fork(EventBus.dispatch(CoreEvents.adjust, adjust))
       yield* scenario.drive
       const exit = yield* within("the event to finish", Fiber.await(dispatching))
-      yield* until(
+      yield* eventually(
         "the faulty delivery to finish",
-        Effect.map(stats, (s) => s[preposition].delivered + s[preposition].cancelled + s[preposition].failed === 1)
+        stats,
+        (s) => s[preposition].delivered + s[preposition].cancelled + s[preposition].failed === 1
       )
 
       const observed = yield* observe(name, preposition, logs)
@@ -532,9 +481,8 @@ const runFault = (fault: Fault, preposition: "before" | "after", client: ClientK
         }
     )
 
-    // Rejections surface after the microtask queue drains: give them a moment of real time.
-    yield* realSleep(20)
-    expect(crashes).toEqual({ unhandledRejections: [], uncaughtExceptions: [] })
+    // Every rejection so far has been reported (a canary rejected now has).
+    expect(yield* crashes.settled).toEqual({ unhandledRejections: [], uncaughtExceptions: [] })
   }).pipe(Effect.provide(captureLogs(logs)), Effect.withRandom(Random.fixed([0.5])))
 }
 

@@ -1,6 +1,6 @@
 /**
  * Running `servo` in tests: in-process (`ServoCommand.main` with a Console that records what is
- * printed) and as a child process (`node dist/src/bin/servo.js`, built by `npm test`).
+ * printed) and as a child process (`node dist/src/bin/servo.js`, built by vitest's global setup).
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -14,6 +14,8 @@ import * as path from "node:path"
 import * as util from "node:util"
 import * as Runtime from "../../src/cli/internal/runtime.js"
 import * as ServoCommand from "../../src/cli/ServoCommand.js"
+import { assertFreshBuild } from "./build.js"
+import { eventually } from "./poll.js"
 
 const ansi = /\x1b\[[0-9;]*m/g
 
@@ -92,17 +94,13 @@ export const servoFork = (...args: ReadonlyArray<string>) =>
     return { fiber, output, stop: Fiber.interrupt(fiber) }
   })
 
-/** Waits (without a clock) until a line matching `pattern` was printed; returns the match. */
-export const waitForLine = (lines: ReadonlyArray<string>, pattern: RegExp) =>
-  Effect.gen(function*() {
-    for (;;) {
-      for (const line of lines) {
-        const match = pattern.exec(line)
-        if (match !== null) return match
-      }
-      yield* Effect.sleep(5)
-    }
-  })
+/** Waits (in real time, whatever the clock) until a line matching `pattern` was printed; returns the match. */
+export const waitForLine = (lines: ReadonlyArray<string>, pattern: RegExp): Effect.Effect<RegExpExecArray> =>
+  eventually(
+    `a line matching ${pattern}`,
+    Effect.sync(() => lines.map((line) => pattern.exec(line)).find((match) => match !== null)),
+    (match) => match !== undefined
+  ).pipe(Effect.map((match) => match!))
 
 // ---------------------------------------------------------------------------------------------
 // Files
@@ -149,6 +147,7 @@ export const spawnServo = (
   args: ReadonlyArray<string>,
   options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
 ): Child => {
+  assertFreshBuild()
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NO_COLOR: "1", ...options.env },

@@ -1,6 +1,6 @@
 /**
- * A real `node:http` receiver on 127.0.0.1, port 0, for transport tests: it records every request
- * and answers with whatever the test says.
+ * A real `node:http` receiver on 127.0.0.1, port 0, for transport and client tests: it records
+ * every request (its whole body read) and answers with whatever the test says.
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -19,13 +19,18 @@ export interface Received {
 export type Responder = (request: Received, response: http.ServerResponse, index: number) => void
 
 export interface Receiver {
+  /** `http://127.0.0.1:PORT/hook` */
   readonly url: string
+  /** `http://127.0.0.1:PORT` */
+  readonly origin: string
   readonly port: number
   readonly requests: Array<Received>
   /** Connections accepted so far. */
   readonly connections: () => number
   /** Connections open now. */
   readonly open: () => number
+  /** Connections closed so far. */
+  readonly closed: () => number
   /** Resolves once no connection is open (no clock involved: safe under TestClock). */
   readonly allClosed: Effect.Effect<void>
   /** Resolves once `count` requests have arrived (no clock involved: safe under TestClock). */
@@ -63,6 +68,7 @@ export const receiver = (respond: Responder = ok): Effect.Effect<Receiver, never
       const sockets = new Set<net.Socket>()
       const closeWaiters: Array<() => void> = []
       let connections = 0
+      let closed = 0
       const server = http.createServer((request, response) => {
         const chunks: Array<Buffer> = []
         request.on("data", (chunk: Buffer) => chunks.push(chunk))
@@ -78,6 +84,8 @@ export const receiver = (respond: Responder = ok): Effect.Effect<Receiver, never
           const received: Received = { method: request.method!, path: request.url!, headers: request.headers, body, text, json }
           const index = requests.length
           requests.push(received)
+          // A client that hangs up mid-answer is what some tests are about, not an error here.
+          response.on("error", () => {})
           receiver.respond(received, response, index)
           for (const waiter of waiters.filter((w) => requests.length >= w.count)) {
             waiters.splice(waiters.indexOf(waiter), 1)
@@ -89,16 +97,19 @@ export const receiver = (respond: Responder = ok): Effect.Effect<Receiver, never
         connections++
         sockets.add(socket)
         socket.on("close", () => {
+          closed++
           sockets.delete(socket)
           if (sockets.size === 0) for (const resolve of closeWaiters.splice(0)) resolve()
         })
       })
       const receiver: Receiver = {
         url: "",
+        origin: "",
         port: 0,
         requests,
         connections: () => connections,
         open: () => sockets.size,
+        closed: () => closed,
         allClosed: Effect.promise(() =>
           sockets.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => closeWaiters.push(resolve))
         ),
@@ -110,7 +121,7 @@ export const receiver = (respond: Responder = ok): Effect.Effect<Receiver, never
       }
       server.listen(0, "127.0.0.1", () => {
         const { port } = server.address() as net.AddressInfo
-        Object.assign(receiver, { url: `http://127.0.0.1:${port}/hook`, port })
+        Object.assign(receiver, { url: `http://127.0.0.1:${port}/hook`, origin: `http://127.0.0.1:${port}`, port })
         resume(Effect.succeed({ server, receiver, sockets }))
       })
     }),
@@ -146,9 +157,4 @@ export const gate = (then: Responder = ok) => {
       for (const release of held.splice(0)) release()
     }
   }
-}
-
-/** Answers after `millis` of real time. */
-export const slow = (millis: number, then: Responder = ok): Responder => (request, response, index) => {
-  setTimeout(() => then(request, response, index), millis)
 }
