@@ -1,8 +1,11 @@
-/** Reading servo.yaml for the commands: errors become `CliError`s, webhooks are picked out. */
+/**
+ * Reading servo.yaml for the commands: the webhooks picked out of it, one webhook's secrets
+ * resolved, and the assembly the `webhooks` commands read it with. Failures are `InvalidConfig`;
+ * the commands word them for the terminal.
+ */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
-import { CliError, fromInvalidConfig } from "../CliError.js"
-import { InvalidConfig } from "../../servo/ConfigError.js"
+import type { InvalidConfig } from "../../servo/ConfigError.js"
 import type * as Connector from "../../servo/Connector.js"
 import * as Servo from "../../servo/Servo.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
@@ -11,6 +14,17 @@ import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 export const section = "webhooks"
 
 export type Assembly = Servo.Assembly<Connector.Connector.Any>
+
+/**
+ * The assembly the commands read servo.yaml with, obtained when a command runs (so parsing a
+ * command line and printing help never load it).
+ */
+export type AssemblyLoader = Effect.Effect<Assembly>
+
+/** The bundled simulator and webhooks connectors, configs only (see `configAssembly.ts`). */
+export const configOnlyAssembly: AssemblyLoader = Effect.promise(() => import("./configAssembly.js")).pipe(
+  Effect.map((module) => module.assembly)
+)
 
 export interface Loaded {
   readonly path: string
@@ -24,11 +38,8 @@ export const webhooksOf = (config: Servo.Config): ReadonlyArray<WebhookConfig.We
     | ReadonlyArray<WebhookConfig.WebhookConfig>
     | undefined) ?? []
 
-export const load = (assembly: Assembly, path: string): Effect.Effect<Loaded, CliError, FileSystem.FileSystem> =>
-  Servo.loadConfig(assembly, path).pipe(
-    Effect.mapError(fromInvalidConfig),
-    Effect.map((config) => ({ path, config, webhooks: webhooksOf(config) }))
-  )
+export const load = (assembly: Assembly, path: string): Effect.Effect<Loaded, InvalidConfig, FileSystem.FileSystem> =>
+  Servo.loadConfig(assembly, path).pipe(Effect.map((config) => ({ path, config, webhooks: webhooksOf(config) })))
 
 /**
  * Resolves the secrets of one webhook, its problems named by its place in the file
@@ -44,5 +55,3 @@ export const resolveAt = (
   WebhookConfig.resolve([{ ...config, path: config.path ?? [index] }], { section, source }).pipe(
     Effect.map((resolved) => resolved[0]!)
   )
-
-export const failWith = (message: string) => Effect.fail(new CliError({ message }))

@@ -1,17 +1,31 @@
-/** What `servo webhooks listen` does; loaded on demand by `webhooksCommand.ts`. */
+/**
+ * `servo webhooks listen`: a local receiver for building responders. It prints each delivery as
+ * it arrives (time, event, id, signature, compact body) and answers 204, or a cancellation for
+ * the events chosen by `--events` with `--cancel`. Ctrl-C stops it with a count.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Arr from "effect/Array"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Event from "../../servo/Event.js"
-import * as Receiver from "../../webhooks/Receiver.js"
-import * as Signature from "../../webhooks/Signature.js"
-import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
-import { CliError } from "../CliError.js"
-import { type Assembly, failWith } from "./config.js"
-import * as Format from "./format.js"
+import * as Event from "../servo/Event.js"
+import * as Receiver from "../webhooks/Receiver.js"
+import * as Signature from "../webhooks/Signature.js"
+import * as WebhookConfig from "../webhooks/WebhookConfig.js"
+import * as CliError from "./CliError.js"
+import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/config.js"
+import * as Format from "./internal/format.js"
+import { config } from "./internal/options.js"
 
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface ListenOptions {
   readonly port: number
   readonly host: string
@@ -33,7 +47,7 @@ const verificationKeys = (options: ListenOptions) =>
       const parsed = Signature.parseSecret(secret)
       if (Either.isLeft(parsed)) {
         const hint = Redacted.value(secret).startsWith("whpk_") ? "; give a whpk_ public key with --public-key" : ""
-        return yield* failWith(`--secret: ${parsed.left.message}${hint}`)
+        return yield* CliError.fail(`--secret: ${parsed.left.message}${hint}`)
       }
       keys.push(parsed.right)
     }
@@ -45,7 +59,7 @@ const verificationKeys = (options: ListenOptions) =>
           : publicKey.startsWith("whsec_")
           ? "; give a whsec_ secret with --secret"
           : ""
-        return yield* failWith(`--public-key: ${parsed.left.message}${hint}`)
+        return yield* CliError.fail(`--public-key: ${parsed.left.message}${hint}`)
       }
       keys.push(parsed.right)
     }
@@ -61,18 +75,18 @@ const keysText = (options: ListenOptions) => {
 }
 
 /** Runs until interrupted; the receiver stops, and a summary is printed, when the scope closes. */
-export const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly, options: ListenOptions) {
+const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly, options: ListenOptions) {
   const keys = yield* verificationKeys(options)
   const inputs = Option.getOrElse(options.events, (): ReadonlyArray<string> => [])
     .flatMap((input) => input.split(","))
     .map((input) => input.trim())
     .filter((input) => input !== "")
   if (inputs.length > 0 && Option.isNone(options.cancel)) {
-    return yield* failWith("--events chooses which events --cancel answers; give --cancel REASON too")
+    return yield* CliError.fail("--events chooses which events --cancel answers; give --cancel REASON too")
   }
   const selectors = yield* Effect.forEach(inputs.length === 0 ? ["before:*"] : inputs, (input) =>
     Either.match(WebhookConfig.parseSelector(input, assembly.events), {
-      onLeft: (reason) => failWith(`--events ${input}: ${reason}`),
+      onLeft: (reason) => CliError.fail(`--events ${input}: ${reason}`),
       onRight: Effect.succeed
     }))
   const cancelling = (event: string) => {
@@ -88,7 +102,7 @@ export const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: As
     policy: (request) =>
       Option.isSome(reason) && cancelling(request.event) ? Receiver.cancel(reason.value) : Receiver.accept,
     onDelivery: (delivery) => Console.log(Receiver.formatDelivery(delivery))
-  }).pipe(Effect.mapError((error) => new CliError({ message: error.message })))
+  }).pipe(Effect.mapError((error) => new CliError.CliError({ message: error.message })))
 
   yield* Console.log(`listening on ${receiver.url} (Ctrl-C to stop)`)
   yield* Console.log(
@@ -111,3 +125,60 @@ export const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: As
   )
   return yield* Effect.never
 })
+
+/**
+ * The `listen` command; `assembly` (default: the bundled connectors) names the events `--events`
+ * may select.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (assembly: AssemblyLoader = configOnlyAssembly) =>
+  Command.make("listen", {
+    config,
+    port: Options.integer("port").pipe(
+      Options.withAlias("p"),
+      Options.withPseudoName("N"),
+      Options.withDescription("The port to listen on (default: 8787); 0 picks a free one"),
+      Options.withDefault(8787)
+    ),
+    host: Options.text("host").pipe(
+      Options.withPseudoName("ADDRESS"),
+      Options.withDescription("The address to bind (default: 127.0.0.1, which only this machine can reach)"),
+      Options.withDefault("127.0.0.1")
+    ),
+    // Not Options.redacted(...).pipe(Options.repeated): @effect/cli 0.77 validates a single
+    // repeated value twice, and the second pass refuses the Redacted the first one made.
+    secret: Options.text("secret").pipe(
+      Options.withPseudoName("whsec_..."),
+      Options.withDescription("A whsec_ secret to verify v1 signatures with (repeat for several, as during a rotation)"),
+      Options.repeated,
+      Options.map(Arr.map((secret) => Redacted.make(secret)))
+    ),
+    publicKey: Options.text("public-key").pipe(
+      Options.withPseudoName("whpk_..."),
+      Options.withDescription("A whpk_ public key to verify v1a (Ed25519) signatures with (repeat for several)"),
+      Options.repeated
+    ),
+    cancel: Options.text("cancel").pipe(
+      Options.withPseudoName("REASON"),
+      Options.withDescription("Answer the events chosen by --events with a cancellation carrying this reason"),
+      Options.optional
+    ),
+    events: Options.text("events").pipe(
+      Options.withPseudoName("SELECTOR"),
+      Options.withDescription("Which events --cancel answers (repeat, or separate with commas). Default: before:*"),
+      Options.repeated,
+      Options.optional
+    )
+  }, (options) => Effect.flatMap(assembly, (loaded) => Effect.scoped(listen(loaded, options)))).pipe(
+    Command.withDescription(
+      "Run a local receiver for building responders: print each delivery as it arrives (time, event, id, signature, compact body) and answer 204, or, with --cancel, a cancellation for the events chosen by --events. Signatures are checked with the --secret and --public-key keys given: verified (v1), verified (v1a), INVALID (why) or unsigned. Ctrl-C stops it."
+    )
+  )
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = make()
