@@ -15,7 +15,18 @@ import * as Simulator from "../src/servo/Simulator.js"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
-import { type Output, recordingConsole, removeTempDirs, servo, tempDir, text, writeConfig } from "./support/cli.js"
+import {
+  type Child,
+  type Output,
+  recordingConsole,
+  removeTempDirs,
+  servo,
+  spawnServoScoped,
+  tempDir,
+  text,
+  writeConfig
+} from "./support/cli.js"
+import { never, receiver as testReceiver } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -246,5 +257,80 @@ webhooks:
         )
       }
       expect((yield* receiver.stats).received).toBe(4)
+    }).pipe(Effect.scoped))
+})
+
+// Child processes (`npm test` builds dist/ first): signals reach the bin as they do in a terminal.
+describe("servo run and listen stopped by signals", () => {
+  const summaryOf = (child: Child) => child.stdout().trimEnd().split("\n").slice(-2)
+  /** One after:measure webhook to a receiver that never answers; a before:adjust one too when `blockAdjust`. */
+  const stuckConfig = (url: string, options: { readonly blockAdjust?: boolean } = {}) =>
+    writeConfig([
+      "simulator: {}",
+      "webhooks:",
+      `  - { name: m, event: after:measure, target: "${url}m", backoff: false, request_timeout: 1m }`,
+      ...(options.blockAdjust === true
+        ? [`  - { name: a, event: before:adjust, target: "${url}a", backoff: false, request_timeout: 1m }`]
+        : [])
+    ].join("\n") + "\n")
+
+  it.live("a signal during the end-of-run drain ends the wait; what is left is counted as abandoned", () =>
+    Effect.gen(function*() {
+      const stuck = yield* testReceiver(never)
+      const child = yield* spawnServoScoped(["run", "--cycles", "1", "--drain-timeout", "5m", "--config", stuckConfig(stuck.url)])
+      yield* Effect.promise(() => child.waitFor(/^info: draining 1 after delivery \(up to 5m\)/m))
+      yield* stuck.waitFor(1)
+      child.process.kill("SIGTERM")
+      expect(yield* Effect.promise(() => child.exited)).toBe(0)
+      expect(summaryOf(child)).toEqual([
+        "done: 1 of 1 cycle, 1 adjustment applied, 0 cancelled",
+        "webhooks: before 0 delivered, 0 cancelled, 0 failed · after 0 delivered, 0 failed, 0 cancelled, 1 abandoned, 0 overflowed"
+      ])
+      expect(child.stderr()).toMatch(/^warning: shutdown: 1 after delivery abandoned: the drain was stopped by a signal/m)
+    }).pipe(Effect.scoped))
+
+  it.live("a second signal while an interrupted run drains quits at once, with the count", () =>
+    Effect.gen(function*() {
+      const stuck = yield* testReceiver(never)
+      const child = yield* spawnServoScoped(
+        ["run", "--cycles", "50", "--drain-timeout", "5m", "--config", stuckConfig(stuck.url, { blockAdjust: true })]
+      )
+      // The first cycle blocks in its adjustment, with the measurement's delivery in flight.
+      yield* stuck.waitFor(2)
+      child.process.kill("SIGINT")
+      yield* Effect.promise(() => child.waitFor(/^info: draining 1 after delivery \(up to 5m\)/m))
+      child.process.kill("SIGINT")
+      expect(yield* Effect.promise(() => child.exited)).toBe(0)
+      expect(summaryOf(child)).toEqual([
+        "done: 0 of 50 cycles, 0 adjustments applied, 0 cancelled",
+        "webhooks: before 0 delivered, 0 cancelled, 0 failed · after 0 delivered, 0 failed, 0 cancelled, 1 abandoned, 0 overflowed"
+      ])
+    }).pipe(Effect.scoped))
+
+  it.live("a global option before the command does not change the exit code after a signal", () =>
+    Effect.gen(function*() {
+      const stuck = yield* testReceiver(never)
+      // The first adjustment waits for its before webhook; nothing is left to drain.
+      const config = writeConfig(`simulator: {}
+webhooks:
+  - { name: a, event: before:adjust, target: "${stuck.url}", backoff: false, request_timeout: 1m }
+`)
+      const run = yield* spawnServoScoped(["--log-level", "info", "run", "--cycles", "50", "--config", config])
+      yield* stuck.waitFor(1)
+      run.process.kill("SIGTERM")
+      expect(yield* Effect.promise(() => run.exited)).toBe(0)
+      expect(run.stdout()).toContain("done: 0 of 50 cycles, 0 adjustments applied, 0 cancelled")
+
+      const listen = yield* spawnServoScoped(["--log-level", "info", "webhooks", "listen", "--port", "0"])
+      yield* Effect.promise(() => listen.waitFor(/^listening on /m))
+      listen.process.kill("SIGINT")
+      expect(yield* Effect.promise(() => listen.exited)).toBe(0)
+      expect(listen.stdout()).toMatch(/^stopped: 0 deliveries received/m)
+
+      // A command that did not finish its job still says so.
+      const trigger = yield* spawnServoScoped(["--log-level", "info", "webhooks", "trigger", "after:measure", stuck.url])
+      yield* stuck.waitFor(2)
+      trigger.process.kill("SIGTERM")
+      expect(yield* Effect.promise(() => trigger.exited)).toBe(130)
     }).pipe(Effect.scoped))
 })

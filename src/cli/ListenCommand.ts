@@ -21,6 +21,7 @@ import * as CliError from "./CliError.js"
 import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/config.js"
 import * as Format from "./internal/format.js"
 import { config } from "./internal/options.js"
+import { stopsOnSignal } from "./internal/signals.js"
 
 /**
  * @since 0.1.0
@@ -171,7 +172,8 @@ export const make = (assembly: AssemblyLoader = configOnlyAssembly) =>
       Options.repeated,
       Options.optional
     )
-  }, (options) => Effect.flatMap(assembly, (loaded) => Effect.scoped(listen(loaded, options)))).pipe(
+  }, (options) =>
+    Effect.zipRight(stopsOnSignal, Effect.flatMap(assembly, (loaded) => Effect.scoped(listen(loaded, options))))).pipe(
     Command.withDescription(
       "Run a local receiver for building responders: print each delivery as it arrives (time, event, id, signature, compact body) and answer 204, or, with --cancel, a cancellation for the events chosen by --events. Signatures are checked with the --secret and --public-key keys given: verified (v1), verified (v1a), INVALID (why) or unsigned. Ctrl-C stops it."
     )

@@ -29,6 +29,7 @@ import { load } from "./internal/config.js"
 import * as Help from "./internal/help.js"
 import { secretVariable } from "./internal/keys.js"
 import { config } from "./internal/options.js"
+import { stopsOnSignal } from "./internal/signals.js"
 import { template } from "./internal/template.js"
 import * as WebhooksCommand from "./WebhooksCommand.js"
 
@@ -127,7 +128,11 @@ const runCommand = Command.make("run", {
     ),
     Options.withDefault("10s")
   )
-}, (options) => bundledClient(Effect.flatMap(bundled, ({ assemblyWith }) => runServo(assemblyWith, options)))).pipe(
+}, (options) =>
+  Effect.zipRight(
+    stopsOnSignal,
+    bundledClient(Effect.flatMap(bundled, ({ assemblyWith }) => runServo(assemblyWith, options)))
+  )).pipe(
   Command.withDescription(
     "Run the servo in the config for N optimization cycles (describe, measure, adjust), printing events and webhook deliveries. A cancelled adjustment is reported and the run goes on. Ctrl-C or SIGTERM stops it once webhook deliveries have drained (--drain-timeout at most)."
   )
