@@ -45,6 +45,9 @@ const verificationKeys = (options: ListenOptions) =>
   Effect.gen(function*() {
     const keys: Array<Signature.VerificationKey> = []
     for (const secret of options.secret) {
+      if (Redacted.value(secret).trim() === "") {
+        return yield* CliError.fail("--secret: is empty; expected a secret such as whsec_... (servo webhooks keys prints a fresh one)")
+      }
       const parsed = Signature.parseSecret(secret)
       if (Either.isLeft(parsed)) {
         const hint = Redacted.value(secret).startsWith("whpk_") ? "; give a whpk_ public key with --public-key" : ""
@@ -53,6 +56,11 @@ const verificationKeys = (options: ListenOptions) =>
       keys.push(parsed.right)
     }
     for (const publicKey of options.publicKey) {
+      if (publicKey.trim() === "") {
+        return yield* CliError.fail(
+          "--public-key: is empty; expected a public key such as whpk_... (servo webhooks keys --ed25519 prints a key pair)"
+        )
+      }
       const parsed = Signature.parsePublicKey(publicKey)
       if (Either.isLeft(parsed)) {
         const hint = publicKey.startsWith("whsk_")

@@ -61,8 +61,10 @@ const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateO
   const config = path === "servo.yaml" ? "" : ` --config ${path}`
   yield* Console.log(`wrote ${path}; next:`)
   if (webhooks) {
-    yield* Console.log(`  export ${secretVariable}=whsec_$(openssl rand -base64 32)`)
-    yield* Console.log(`  servo webhooks listen --secret "$${secretVariable}"    # in another terminal`)
+    // The key comes from servo itself; a hint that relies on a variable being set in this shell
+    // would hand `listen` an empty --secret in the next one.
+    yield* Console.log(`  servo webhooks keys                       # a whsec_ secret: set ${secretVariable} to it`)
+    yield* Console.log(`  servo webhooks listen --secret whsec_...  # in another terminal, with the same secret`)
   }
   yield* Console.log(`  servo webhooks validate${config}`)
   yield* Console.log(`  servo run${config}`)
@@ -167,8 +169,24 @@ export const run = (
   // a command's own --help included, is @effect/cli's.
   if (help !== undefined && help.length === 0) return Console.log(Help.overview())
   if (help !== undefined && help.length === 1 && help[0] === "webhooks") return Console.log(Help.webhooksOverview())
+  const empty = emptyKeyOption(args)
+  if (empty !== undefined) return CliError.fail(`${empty}: is empty; expected ${keyOptions[empty]}`)
   return cli(argv).pipe(Effect.provide(cliConfig))
 }
+
+/**
+ * The options that take a key, and where to get one. @effect/cli drops the empty value of a
+ * repeated option (`listen --secret ""`, or a bare `--secret` at the end), which would start
+ * `listen` with signatures unchecked: such an option is refused before parsing.
+ */
+const keyOptions: Record<string, string> = {
+  "--secret": "a secret such as whsec_... (servo webhooks keys prints a fresh one)",
+  "--public-key": "a public key such as whpk_... (servo webhooks keys --ed25519 prints a key pair)",
+  "--signing-key": "a signing key such as whsk_... (servo webhooks keys --ed25519 prints a key pair)"
+}
+
+const emptyKeyOption = (args: ReadonlyArray<string>): string | undefined =>
+  args.find((arg, i) => Object.hasOwn(keyOptions, arg) && (args[i + 1] ?? "").trim() === "")
 
 const cli = Command.run(command, { name: "servo", version, executable: "servo" })
 
