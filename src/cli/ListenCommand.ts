@@ -13,12 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Event from "../servo/Event.js"
-import * as Receiver from "../webhooks/Receiver.js"
-import * as Signature from "../webhooks/Signature.js"
-import * as WebhookConfig from "../webhooks/WebhookConfig.js"
+import type * as Event from "../servo/Event.js"
+import type * as Signature from "../webhooks/Signature.js"
 import * as CliError from "./CliError.js"
-import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/config.js"
+import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import * as Format from "./internal/format.js"
 import { config } from "./internal/options.js"
 import { stopsOnSignal } from "./internal/signals.js"
@@ -43,6 +41,7 @@ export interface ListenOptions {
  */
 const verificationKeys = (options: ListenOptions) =>
   Effect.gen(function*() {
+    const Signature = yield* Effect.promise(() => import("../webhooks/Signature.js"))
     const keys: Array<Signature.VerificationKey> = []
     for (const secret of options.secret) {
       if (Redacted.value(secret).trim() === "") {
@@ -85,6 +84,10 @@ const keysText = (options: ListenOptions) => {
 
 /** Runs until interrupted; the receiver stops, and a summary is printed, when the scope closes. */
 const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly, options: ListenOptions) {
+  // The receiver's code is loaded when it starts: parsing a command line and help never pay for it.
+  const [Event, Receiver, WebhookConfig] = yield* Effect.promise(() =>
+    Promise.all([import("../servo/Event.js"), import("../webhooks/Receiver.js"), import("../webhooks/WebhookConfig.js")])
+  )
   const keys = yield* verificationKeys(options)
   const inputs = Option.getOrElse(options.events, (): ReadonlyArray<string> => [])
     .flatMap((input) => input.split(","))

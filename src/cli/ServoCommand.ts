@@ -20,17 +20,13 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as GoDuration from "../servo/GoDuration.js"
 import { version } from "../version.js"
 import * as CliError from "./CliError.js"
 import type { assemblyWith as bundledAssembly } from "./internal/assembly.js"
 import { bundledClient } from "./internal/clientProvider.js"
-import { load } from "./internal/config.js"
 import * as Help from "./internal/help.js"
-import { secretVariable } from "./internal/keys.js"
 import { config } from "./internal/options.js"
 import { stopsOnSignal } from "./internal/signals.js"
-import { template } from "./internal/template.js"
 import * as WebhooksCommand from "./WebhooksCommand.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -48,6 +44,9 @@ const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateO
   const fs = yield* FileSystem.FileSystem
   const path = Option.getOrElse(options.file, () => options.config)
   const webhooks = Option.isSome(options.defaults)
+  const [{ template }, { secretVariable }] = yield* Effect.promise(() =>
+    Promise.all([import("./internal/template.js"), import("./internal/keys.js")])
+  )
   // `wx` creates the file only if it does not exist: no window between a check and the write.
   yield* fs.writeFileString(path, template({ webhooks }), { flag: options.force ? "w" : "wx" }).pipe(
     Effect.mapError((error) =>
@@ -79,11 +78,13 @@ const runServo = Effect.fn("ServoCommand.run")(function*(
   options: { readonly config: string; readonly cycles: number; readonly drainTimeout: string }
 ) {
   if (options.cycles < 1) return yield* CliError.fail("--cycles must be 1 or more")
+  const GoDuration = yield* Effect.promise(() => import("../servo/GoDuration.js"))
   const drainTimeout = yield* Either.match(GoDuration.parse(options.drainTimeout), {
     onLeft: (reason) => CliError.fail(`--drain-timeout: ${reason}`),
     onRight: Effect.succeed
   })
   const assembly = assemblyWith({ drainTimeout })
+  const { load } = yield* Effect.promise(() => import("./internal/config.js"))
   const { config } = yield* Effect.mapError(load(assembly, options.config), CliError.fromInvalidConfig)
   // Loaded here: no other command needs the runner or the delivery code.
   const ServoRunner = yield* Effect.promise(() => import("./ServoRunner.js"))

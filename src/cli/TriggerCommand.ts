@@ -21,17 +21,39 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { InvalidConfig } from "../servo/ConfigError.js"
-import * as Event from "../servo/Event.js"
-import * as Servo from "../servo/Servo.js"
+import type * as Event from "../servo/Event.js"
 import type * as Delivery from "../webhooks/Delivery.js"
-import * as WebhookConfig from "../webhooks/WebhookConfig.js"
-import * as WireContract from "../webhooks/WireContract.js"
+import type * as WebhookConfig from "../webhooks/WebhookConfig.js"
+import type * as WireContract from "../webhooks/WireContract.js"
 import * as CliError from "./CliError.js"
 import { clientFromContext } from "./internal/clientProvider.js"
-import { type Assembly, type AssemblyLoader, configOnlyAssembly, load, resolveAt, section, webhooksOf } from "./internal/config.js"
+import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import * as Format from "./internal/format.js"
 import { config, event } from "./internal/options.js"
-import { oneEvent } from "./internal/selectors.js"
+
+/**
+ * The code trigger runs, loaded when it starts (the delivery code later still, when it sends):
+ * parsing a command line and printing help never pay for it.
+ */
+const modules = Effect.promise(() =>
+  Promise.all([
+    import("../servo/Event.js"),
+    import("../servo/Servo.js"),
+    import("../webhooks/WebhookConfig.js"),
+    import("../webhooks/WireContract.js"),
+    import("./internal/config.js"),
+    import("./internal/selectors.js")
+  ])
+).pipe(
+  Effect.map(([Event, Servo, WebhookConfig, WireContract, Config, Selectors]) => ({
+    Event,
+    Servo,
+    WebhookConfig,
+    WireContract,
+    Config,
+    Selectors
+  }))
+)
 
 const looksLikeUrl = (text: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
 
@@ -57,9 +79,10 @@ const urlWebhook = (
   keys: { readonly secret: Option.Option<Redacted.Redacted<string>>; readonly signingKey: Option.Option<Redacted.Redacted<string>> }
 ) =>
   Effect.gen(function*() {
+    const { Config, Servo, WebhookConfig } = yield* modules
     const decoded = yield* Either.match(
       Servo.decodeConfig(assembly, {
-        [section]: [{
+        [Config.section]: [{
           event: selector,
           target: url,
           ...(Option.isSome(keys.secret) ? { secret: Redacted.value(keys.secret.value) } : {}),
@@ -71,8 +94,8 @@ const urlWebhook = (
         onRight: Effect.succeed
       }
     )
-    const config = webhooksOf(decoded)[0]!
-    return yield* resolveAt(config, 0, "the command line").pipe(
+    const config = Config.webhooksOf(decoded)[0]!
+    return yield* Config.resolveAt(config, 0, "the command line").pipe(
       Effect.mapError((error) =>
         new CliError.CliError({ message: error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ") })
       ),
@@ -88,7 +111,8 @@ const configuredTargets = (
   name: Option.Option<string>
 ) =>
   Effect.gen(function*() {
-    const { webhooks } = yield* Effect.mapError(load(assembly, path), CliError.fromInvalidConfig)
+    const { Config, Event } = yield* modules
+    const { webhooks } = yield* Effect.mapError(Config.load(assembly, path), CliError.fromInvalidConfig)
     const selects = (webhook: WebhookConfig.WebhookConfig) =>
       webhook.events.some((s) => Event.matches(s, selector.preposition, selector.event.name))
     const indexed = webhooks.map((webhook, index) => ({ webhook, index }))
@@ -117,7 +141,7 @@ const configuredTargets = (
       }
     }
     // Only the chosen webhooks' secrets are read: a missing variable elsewhere is not in the way.
-    const resolved = yield* Effect.forEach(chosen, ({ index, webhook }) => Effect.either(resolveAt(webhook, index, path)))
+    const resolved = yield* Effect.forEach(chosen, ({ index, webhook }) => Effect.either(Config.resolveAt(webhook, index, path)))
     const issues = resolved.flatMap((r) => Either.isLeft(r) ? r.left.issues : [])
     if (issues.length > 0) return yield* Effect.fail(CliError.fromInvalidConfig(new InvalidConfig({ source: path, issues })))
     return resolved.flatMap((r) => Either.isRight(r) ? [r.right] : [])
@@ -170,7 +194,11 @@ const trigger: (
   options: TriggerOptions
 ) => Effect.Effect<void, CliError.CliError, FileSystem.FileSystem | HttpClient.HttpClient> = Effect.fn("WebhooksCommand.trigger")(
   function*(assembly: Assembly, options: TriggerOptions) {
-    const { event, preposition, selector } = yield* Either.mapLeft(oneEvent(assembly, options.event), (message) => new CliError.CliError({ message }))
+    const { Event, Selectors, WireContract } = yield* modules
+    const { event, preposition, selector } = yield* Either.mapLeft(
+      Selectors.oneEvent(assembly, options.event),
+      (message) => new CliError.CliError({ message })
+    )
     const url = Option.filter(options.target, looksLikeUrl)
     if (Option.isSome(options.secret) && Option.isNone(url)) {
       return yield* CliError.fail("--secret applies to a URL target; configured webhooks sign with their own secret")

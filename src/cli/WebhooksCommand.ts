@@ -34,14 +34,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Connector from "../servo/Connector.js"
 import type * as Servo from "../servo/Servo.js"
-import * as WireContract from "../webhooks/WireContract.js"
 import * as CliError from "./CliError.js"
 import { clientFromContext } from "./internal/clientProvider.js"
-import { type AssemblyLoader, configOnlyAssembly } from "./internal/config.js"
+import { type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import { descriptions, webhooksOverview } from "./internal/help.js"
-import { keys } from "./internal/keys.js"
 import { config, event } from "./internal/options.js"
-import { oneEvent } from "./internal/selectors.js"
 import * as ListCommand from "./ListCommand.js"
 import * as ListenCommand from "./ListenCommand.js"
 import * as TriggerCommand from "./TriggerCommand.js"
@@ -66,6 +63,9 @@ export type WebhooksCommand = ReturnType<typeof makeWith<HttpClient.HttpClient>>
 const schema = (assembly: AssemblyLoader) =>
   Command.make("schema", { config, event }, (options) =>
     Effect.gen(function*() {
+      const [{ oneEvent }, WireContract] = yield* Effect.promise(() =>
+        Promise.all([import("./internal/selectors.js"), import("../webhooks/WireContract.js")])
+      )
       const { event, preposition, selector } = yield* Either.mapLeft(
         oneEvent(yield* assembly, options.event),
         (message) => new CliError.CliError({ message })
@@ -85,7 +85,7 @@ const keysCommand = Command.make("keys", {
   ed25519: Options.boolean("ed25519").pipe(
     Options.withDescription("Print an Ed25519 key pair (v1a signatures) instead: a whsk_ signing key and its whpk_ public key")
   )
-}, keys).pipe(
+}, (options) => Effect.flatMap(Effect.promise(() => import("./internal/keys.js")), ({ keys }) => keys(options))).pipe(
   Command.withDescription(
     "Print a fresh whsec_ secret (v1 signatures, HMAC-SHA256), or with --ed25519 a whsk_ signing key and its whpk_ public key (v1a, Ed25519), and how servo.yaml refers to it. Keep the secret and the signing key secret (an environment variable or a file); receivers verify with the same secret, or with the public key, which is not secret. Needs no config file."
   )

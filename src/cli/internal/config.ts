@@ -1,30 +1,17 @@
 /**
  * Reading servo.yaml for the commands: the webhooks picked out of it, one webhook's secrets
- * resolved, and the assembly the `webhooks` commands read it with. Failures are `InvalidConfig`;
- * the commands word them for the terminal.
+ * resolved. Failures are `InvalidConfig`; the commands word them for the terminal. Loaded when a
+ * command runs.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import type { InvalidConfig } from "../../servo/ConfigError.js"
-import type * as Connector from "../../servo/Connector.js"
 import * as Servo from "../../servo/Servo.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import type { Assembly } from "./assemblies.js"
 
 /** The key of the webhooks connector's section. */
 export const section = "webhooks"
-
-export type Assembly = Servo.Assembly<Connector.Connector.Any>
-
-/**
- * The assembly the commands read servo.yaml with, obtained when a command runs (so parsing a
- * command line and printing help never load it).
- */
-export type AssemblyLoader = Effect.Effect<Assembly>
-
-/** The bundled simulator and webhooks connectors, configs only (see `configAssembly.ts`). */
-export const configOnlyAssembly: AssemblyLoader = Effect.promise(() => import("./configAssembly.js")).pipe(
-  Effect.map((module) => module.assembly)
-)
 
 export interface Loaded {
   readonly path: string

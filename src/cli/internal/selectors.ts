@@ -3,7 +3,7 @@ import * as Either from "effect/Either"
 import * as Event from "../../servo/Event.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 import type * as WireContract from "../../webhooks/WireContract.js"
-import type { Assembly } from "./config.js"
+import type { Assembly } from "./assemblies.js"
 
 export interface OneEvent {
   readonly event: Event.Event.Any
