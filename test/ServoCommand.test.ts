@@ -267,6 +267,38 @@ webhooks:
     }).pipe(Effect.scoped))
 })
 
+describe("servo run keeps the event loop turning", () => {
+  it.live("after deliveries reach their receiver while the cycles run, not only at the drain", () =>
+    Effect.gen(function*() {
+      const output: Output = { stdout: [], stderr: [] }
+      // When the first delivery arrives, how many cycles had been printed, and had the run ended?
+      let seenAt: { readonly cycles: number; readonly done: boolean } | undefined
+      const receiver = yield* Receiver.make({
+        onDelivery: () =>
+          Effect.sync(() => {
+            seenAt ??= {
+              cycles: output.stdout.filter((line) => line.startsWith("cycle ")).length,
+              done: output.stdout.some((line) => line.startsWith("done: "))
+            }
+          })
+      })
+      const assembly = Servo.assembly([Simulator.connector, Webhooks.connector])
+      const config = Either.getOrThrow(Servo.decodeConfig(assembly, {
+        simulator: {},
+        webhooks: [{ name: "measured", event: "after:measure", target: receiver.url }]
+      }))
+      const { layer: http } = yield* Effect.promise(() => import("../src/cli/internal/httpClient.js"))
+      // The simulator's cycles never wait for I/O: without a turn of the event loop between
+      // them, the outbox's requests would not leave before the run ended.
+      const cycles = 300
+      yield* ServoRunner.run({ assembly, config, cycles }).pipe(
+        Effect.provide([http, Console.setConsole(recordingConsole(output))])
+      )
+      expect(seenAt?.done).toBe(false)
+      expect(seenAt!.cycles).toBeLessThan(cycles)
+    }).pipe(Effect.scoped))
+})
+
 // Child processes (`npm test` builds dist/ first): signals reach the bin as they do in a terminal.
 describe("servo run and listen stopped by signals", () => {
   const summaryOf = (child: Child) => child.stdout().trimEnd().split("\n").slice(-2)

@@ -246,6 +246,17 @@ const cycle = (k: number, cycles: number, bus: EventBus.Service, state: Ref.Ref<
     yield* Ref.update(state, (s) => ({ ...s, completed: s.completed + 1 }))
   })
 
+/**
+ * A turn of the event loop. Effect's scheduler runs ready fibers through up to 2048 microtask
+ * rounds before it lets timers and I/O in, and the cycles never wait for I/O (the simulator
+ * answers at once): without this, a signal was handled seconds late and after deliveries did
+ * not leave while cycles ran. One `setImmediate` per cycle lets both in.
+ */
+const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
+})
+
 /** Prints the summary once the servo has closed (so after the drain: the counts are final). */
 const summarise = (cycles: number, state: Ref.Ref<RunState>) =>
   Effect.gen(function*() {
@@ -294,7 +305,7 @@ export const run = <C extends Connector.Connector.Any>(
           ? Console.log("interrupted: stopping the servo; webhook deliveries drain first (Ctrl-C again to quit at once)")
           : Effect.void
       )
-      for (let k = 1; k <= cycles; k++) yield* cycle(k, cycles, bus, state)
+      for (let k = 1; k <= cycles; k++) yield* Effect.zipRight(cycle(k, cycles, bus, state), yieldToEventLoop)
     })).pipe(Effect.ensuring(summarise(cycles, state)))
 
     const { applied, cancelled, completed, final } = yield* Ref.get(state)
