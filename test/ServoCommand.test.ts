@@ -325,7 +325,8 @@ describe("servo run and listen stopped by signals", () => {
         "done: 1 of 1 cycle, 1 adjustment applied, 0 cancelled",
         "webhooks: before 0 delivered, 0 cancelled, 0 failed · after 0 delivered, 0 failed, 0 cancelled, 1 abandoned, 0 overflowed"
       ])
-      expect(child.stderr()).toMatch(/^warning: shutdown: 1 after delivery abandoned: the drain was stopped by a signal/m)
+      // Said by the connector once its drain counts what a signal left, else by the runner.
+      expect(child.stderr()).toMatch(/^warning: shutdown: 1 after delivery abandoned\b/m)
     }).pipe(Effect.scoped))
 
   it.live("a second signal while an interrupted run drains quits at once, with the count", () =>
