@@ -48,7 +48,7 @@ export const runMain = (program: Effect.Effect<number>): void => {
   const onSignal = () => {
     signals++
     if (signals <= 2) return fiber.unsafeInterruptAsFork(fiber.id())
-    process.stderr.write("quit: stopped at once, nothing counted after the last summary line\n")
+    process.stderr.write("quit: stopped at once; what was still pending is not counted\n")
     process.exit(interruptedCode)
   }
   process.on("SIGINT", onSignal)
