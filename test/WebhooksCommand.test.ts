@@ -745,6 +745,26 @@ describe("servo webhooks listen", () => {
       expect(badKey.stderr[0]).not.toContain("tooshort")
     }))
 
+  it.live("an empty --secret or --public-key, or a bare --secret, is refused with one line: it would turn checking off", () =>
+    Effect.gen(function*() {
+      for (
+        const args of [["--secret", ""], ["--secret"], ["--public-key", ""], ["--public-key"], ["--secret", "  "]]
+      ) {
+        const listening = yield* servoFork("webhooks", "listen", "--port", "0", ...args)
+        // Whichever comes first: the command ending, or a receiver that started anyway.
+        const outcome = yield* Effect.raceFirst(
+          Fiber.join(listening.fiber),
+          Effect.as(waitForLine(listening.output.stdout, /^listening on /), "listening" as const)
+        )
+        yield* listening.stop
+        expect(outcome, args.join(" ")).toBe(1)
+        expect(listening.output.stdout).toEqual([])
+        expect(listening.output.stderr, args.join(" ")).toEqual([
+          expect.stringMatching(new RegExp(`^error: ${args[0]}: .*empty`))
+        ])
+      }
+    }))
+
   it.live("a port in use: one line, exit 1", () =>
     Effect.gen(function*() {
       const taken = yield* Receiver.make()

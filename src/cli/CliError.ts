@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { InvalidConfig } from "../servo/ConfigError.js"
 
@@ -25,6 +26,14 @@ export class CliError extends Schema.TaggedError<CliError>("servo-webhooks/CliEr
  * @category constructors
  */
 export const fromInvalidConfig = (error: InvalidConfig): CliError => new CliError({ message: error.message })
+
+/**
+ * Fails with a `CliError` carrying `message`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fail = (message: string): Effect.Effect<never, CliError> => Effect.fail(new CliError({ message }))
 
 /**
  * @since 0.1.0

@@ -10,22 +10,149 @@
  * @since 0.1.0
  */
 import type * as CliApp from "@effect/cli/CliApp"
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import type * as ValidationError from "@effect/cli/ValidationError"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as CliConfig from "@effect/cli/CliConfig"
-import * as Command from "@effect/cli/Command"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import { version } from "../version.js"
-import { CliError } from "./CliError.js"
+import * as CliError from "./CliError.js"
+import type { assemblyWith as bundledAssembly } from "./internal/assembly.js"
+import { bundledClient } from "./internal/clientProvider.js"
 import * as Help from "./internal/help.js"
-import * as internal from "./internal/servoCommand.js"
+import { config } from "./internal/options.js"
+import { stopsOnSignal } from "./internal/signals.js"
+import * as WebhooksCommand from "./WebhooksCommand.js"
+
+// ---------------------------------------------------------------------------------------------
+// generate
+// ---------------------------------------------------------------------------------------------
+
+interface GenerateOptions {
+  readonly config: string
+  readonly file: Option.Option<string>
+  readonly defaults: Option.Option<"webhooks">
+  readonly force: boolean
+}
+
+const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const path = Option.getOrElse(options.file, () => options.config)
+  const webhooks = Option.isSome(options.defaults)
+  const [{ template }, { secretVariable }] = yield* Effect.promise(() =>
+    Promise.all([import("./internal/template.js"), import("./internal/keys.js")])
+  )
+  // `wx` creates the file only if it does not exist: no window between a check and the write.
+  yield* fs.writeFileString(path, template({ webhooks }), { flag: options.force ? "w" : "wx" }).pipe(
+    Effect.mapError((error) =>
+      new CliError.CliError({
+        message: error._tag === "SystemError" && error.reason === "AlreadyExists"
+          ? `${path} already exists; pass --force to overwrite it`
+          : `cannot write ${path}: ${error.message}`
+      })
+    )
+  )
+  const config = path === "servo.yaml" ? "" : ` --config ${path}`
+  yield* Console.log(`wrote ${path}; next:`)
+  if (webhooks) {
+    // The key comes from servo itself; a hint that relies on a variable being set in this shell
+    // would hand `listen` an empty --secret in the next one.
+    yield* Console.log(`  servo webhooks keys                       # a whsec_ secret: set ${secretVariable} to it`)
+    yield* Console.log(`  servo webhooks listen --secret whsec_...  # in another terminal, with the same secret`)
+  }
+  yield* Console.log(`  servo webhooks validate${config}`)
+  yield* Console.log(`  servo run${config}`)
+})
+
+// ---------------------------------------------------------------------------------------------
+// run
+// ---------------------------------------------------------------------------------------------
+
+const runServo = Effect.fn("ServoCommand.run")(function*(
+  assemblyWith: typeof bundledAssembly,
+  options: { readonly config: string; readonly cycles: number; readonly drainTimeout: string }
+) {
+  if (options.cycles < 1) return yield* CliError.fail("--cycles must be 1 or more")
+  const GoDuration = yield* Effect.promise(() => import("../servo/GoDuration.js"))
+  const drainTimeout = yield* Either.match(GoDuration.parse(options.drainTimeout), {
+    onLeft: (reason) => CliError.fail(`--drain-timeout: ${reason}`),
+    onRight: Effect.succeed
+  })
+  const assembly = assemblyWith({ drainTimeout })
+  const { load } = yield* Effect.promise(() => import("./internal/config.js"))
+  const { config } = yield* Effect.mapError(load(assembly, options.config), CliError.fromInvalidConfig)
+  // Loaded here: no other command needs the runner or the delivery code.
+  const ServoRunner = yield* Effect.promise(() => import("./ServoRunner.js"))
+  yield* ServoRunner.run({ assembly, config, cycles: options.cycles })
+})
+
+// ---------------------------------------------------------------------------------------------
+// The command
+// ---------------------------------------------------------------------------------------------
+
+const bundled = Effect.promise(() => import("./internal/assembly.js"))
+
+const generateCommand = Command.make("generate", {
+  config,
+  defaults: Options.choice("defaults", ["webhooks"]).pipe(
+    Options.withDescription("Include a commented webhooks section: an after:measure and a signed before:adjust webhook"),
+    Options.optional
+  ),
+  file: Options.file("file", { exists: "either" }).pipe(
+    Options.withAlias("f"),
+    Options.withPseudoName("FILE"),
+    Options.withDescription("The file to write (default: --config, ./servo.yaml)"),
+    Options.optional
+  ),
+  force: Options.boolean("force").pipe(Options.withDescription("Overwrite the file if it exists"))
+}, generate).pipe(
+  Command.withDescription(
+    "Write a starting servo.yaml: a name and the simulator; with --defaults webhooks, also a commented webhooks section (an after:measure webhook and a signed before:adjust webhook, secrets as { env: ... }). Refuses to overwrite a file without --force."
+  )
+)
+
+const runCommand = Command.make("run", {
+  config,
+  cycles: Options.integer("cycles").pipe(
+    Options.withAlias("n"),
+    Options.withPseudoName("N"),
+    Options.withDescription("How many optimization cycles (describe, measure, adjust) to run (default: 3)"),
+    Options.withDefault(3)
+  ),
+  drainTimeout: Options.text("drain-timeout").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "How long stopping (the end of the run, Ctrl-C, SIGTERM) waits for pending after-webhook deliveries; what is left then is counted as abandoned (default: 10s)"
+    ),
+    Options.withDefault("10s")
+  )
+}, (options) =>
+  Effect.zipRight(
+    stopsOnSignal,
+    bundledClient(Effect.flatMap(bundled, ({ assemblyWith }) => runServo(assemblyWith, options)))
+  )).pipe(
+  Command.withDescription(
+    "Run the servo in the config for N optimization cycles (describe, measure, adjust), printing events and webhook deliveries. A cancelled adjustment is reported and the run goes on. Ctrl-C or SIGTERM stops it once webhook deliveries have drained (--drain-timeout at most)."
+  )
+)
 
 /**
  * @since 0.1.0
  * @category commands
  */
-export const command = internal.make()
+export const command = Command.make("servo", {}, () => Console.log(Help.overview())).pipe(
+  Command.withDescription(Help.descriptions.servo),
+  Command.withSubcommands([
+    WebhooksCommand.makeWith({ provideClient: bundledClient, overview: true }),
+    generateCommand,
+    runCommand
+  ])
+)
 
 /**
  * Parses `argv` (`[node, script, ...args]`, as `process.argv`) and runs the command. Help,
@@ -36,15 +163,31 @@ export const command = internal.make()
  */
 export const run = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, CliError | ValidationError.ValidationError, CliApp.CliApp.Environment> => {
+): Effect.Effect<void, CliError.CliError | ValidationError.ValidationError, CliApp.CliApp.Environment> => {
   const args = argv.slice(2)
   const help = args.length > 0 && (args.at(-1) === "--help" || args.at(-1) === "-h") ? args.slice(0, -1) : undefined
   // The overviews of the two command groups are ours (see internal/help.ts); everything else,
   // a command's own --help included, is @effect/cli's.
   if (help !== undefined && help.length === 0) return Console.log(Help.overview())
   if (help !== undefined && help.length === 1 && help[0] === "webhooks") return Console.log(Help.webhooksOverview())
+  const empty = emptyKeyOption(args)
+  if (empty !== undefined) return CliError.fail(`${empty}: is empty; expected ${keyOptions[empty]}`)
   return cli(argv).pipe(Effect.provide(cliConfig))
 }
+
+/**
+ * The options that take a key, and where to get one. @effect/cli drops the empty value of a
+ * repeated option (`listen --secret ""`, or a bare `--secret` at the end), which would start
+ * `listen` with signatures unchecked: such an option is refused before parsing.
+ */
+const keyOptions: Record<string, string> = {
+  "--secret": "a secret such as whsec_... (servo webhooks keys prints a fresh one)",
+  "--public-key": "a public key such as whpk_... (servo webhooks keys --ed25519 prints a key pair)",
+  "--signing-key": "a signing key such as whsk_... (servo webhooks keys --ed25519 prints a key pair)"
+}
+
+const emptyKeyOption = (args: ReadonlyArray<string>): string | undefined =>
+  args.find((arg, i) => Object.hasOwn(keyOptions, arg) && (args[i + 1] ?? "").trim() === "")
 
 const cli = Command.run(command, { name: "servo", version, executable: "servo" })
 
@@ -67,7 +210,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<0 | 1, never, C
       const failure = Cause.failureOption(cause)
       if (failure._tag === "Some") {
         const error = failure.value
-        return error instanceof CliError ? Effect.as(Console.error(`error: ${error.message}`), 1 as const) : Effect.succeed(1 as const)
+        return error instanceof CliError.CliError ? Effect.as(Console.error(`error: ${error.message}`), 1 as const) : Effect.succeed(1 as const)
       }
       const defect = Cause.squash(cause)
       return Effect.as(

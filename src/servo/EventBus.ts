@@ -17,12 +17,14 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { formatIssue, issuesOf } from "../internal/issues.js"
 import type * as Event from "./Event.js"
-import type { CancelEventError, EventHandlerError, InvalidEventParameters } from "./EventError.js"
-import * as internal from "./internal/eventBus.js"
+import { CancelEventError, EventHandlerError, InvalidEventParameters } from "./EventError.js"
 
 /**
  * @since 0.1.0
@@ -187,19 +189,199 @@ export interface ConnectorHandlers {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Dispatching
+// ---------------------------------------------------------------------------------------------
+
+/** A registration as the bus keeps it. `refs` counts scopes that registered the same handler. */
+interface Entry {
+  readonly seq: number
+  readonly preposition: Event.Preposition
+  readonly connector: string
+  readonly event: string
+  readonly handler: (context: any) => Effect.Effect<any, any>
+  refs: number
+}
+
+interface Handlers {
+  readonly before: ReadonlyArray<Entry>
+  readonly on: ReadonlyArray<Entry>
+  readonly after: ReadonlyArray<Entry>
+}
+
+const noHandlers: Handlers = { before: [], on: [], after: [] }
+
+// Validators are compiled once per parameters Schema, not once per dispatch.
+const validators = new WeakMap<Schema.Schema.Any, (u: unknown) => Either.Either<unknown, any>>()
+const validatorFor = (schema: Schema.Schema.Any) => {
+  let validate = validators.get(schema)
+  if (validate === undefined) {
+    validate = Schema.validateEither(schema as Schema.Schema<unknown>, { errors: "all" })
+    validators.set(schema, validate)
+  }
+  return validate
+}
+
+const isCancel = (u: unknown): u is CancelEventError => u instanceof CancelEventError
+
+const cancelledOutsideBefore = (entry: Entry, event: string, error: CancelEventError) =>
+  Effect.dieMessage(
+    `${entry.connector} tried to cancel ${event} from an ${entry.preposition} handler ` +
+      `(reason: ${error.reason}); only before handlers may cancel an event`
+  )
+
+/** Before handlers one at a time, in registration order; the first cancellation stops the rest. */
+const runBefore = (entries: ReadonlyArray<Entry>, event: Event.Event.Any, params: unknown) =>
+  Effect.forEach(entries, (entry) =>
+    entry.handler({
+      event,
+      params,
+      connector: entry.connector,
+      cancel: (reason: string, options?: { readonly handler?: string }) =>
+        Effect.fail(
+          new CancelEventError({
+            reason,
+            event: event.name,
+            connector: entry.connector,
+            ...(options?.handler === undefined ? {} : { handler: options.handler })
+          })
+        )
+    }), { discard: true })
+
+/** On handlers concurrently; the results in registration order, or the first failure. */
+const runOn = (entries: ReadonlyArray<Entry>, event: Event.Event.Any, params: unknown) => {
+  const run = (entry: Entry) => Effect.either(entry.handler({ event, params, connector: entry.connector }))
+  // One handler needs no fibers of its own (forking costs more than a small handler).
+  const outcomes = entries.length === 1
+    ? Effect.map(Effect.suspend(() => run(entries[0]!)), (outcome) => [outcome])
+    : Effect.forEach(entries, run, { concurrency: "unbounded" })
+  return Effect.flatMap(outcomes, (outcomes) => {
+    const results: Array<EventResult<unknown>> = []
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i]!
+      const entry = entries[i]!
+      if (Either.isLeft(outcome)) {
+        const error = outcome.left
+        return isCancel(error)
+          ? cancelledOutsideBefore(entry, event.name, error)
+          : Effect.fail(new EventHandlerError({ event: event.name, connector: entry.connector, error }))
+      }
+      results.push({ connector: entry.connector, value: outcome.right })
+    }
+    return Effect.succeed(results)
+  })
+}
+
+/** After handlers concurrently; a failure is logged, never the event's. */
+const runAfter = (
+  entries: ReadonlyArray<Entry>,
+  event: Event.Event.Any,
+  params: unknown,
+  results: EventResults<unknown>
+) => {
+  const run = (entry: Entry) =>
+    entry.handler({ event, params, results, connector: entry.connector }).pipe(
+      Effect.catchAll((error) =>
+        isCancel(error)
+          ? cancelledOutsideBefore(entry, event.name, error)
+          : Effect.logWarning(`after handler of ${entry.connector} for ${event.name} failed`, error).pipe(
+            Effect.annotateLogs({ connector: entry.connector, event: `after:${event.name}` })
+          )
+      )
+    )
+  return entries.length === 1 ? run(entries[0]!) : Effect.forEach(entries, run, { concurrency: "unbounded", discard: true })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bus
+// ---------------------------------------------------------------------------------------------
+
 /**
  * A new, empty bus.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Service> = internal.make
+export const make: Effect.Effect<Service> = Effect.sync(() => {
+  const entries: Array<Entry> = []
+  // Handlers per event name, wildcards merged in registration order; rebuilt after any change.
+  const byEvent = new Map<string, Handlers>()
+  let seq = 0
+
+  const handlersFor = (event: string): Handlers => {
+    let handlers = byEvent.get(event)
+    if (handlers === undefined) {
+      const matching = entries.filter((entry) => entry.event === event || entry.event === "*")
+      handlers = matching.length === 0 ? noHandlers : {
+        before: matching.filter((entry) => entry.preposition === "before"),
+        on: matching.filter((entry) => entry.preposition === "on"),
+        after: matching.filter((entry) => entry.preposition === "after")
+      }
+      byEvent.set(event, handlers)
+    }
+    return handlers
+  }
+
+  const register = (registration: Registration) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const event = registration.event === "*" ? "*" : registration.event.name
+        const existing = entries.find((entry) =>
+          entry.handler === registration.handler && entry.connector === registration.connector &&
+          entry.preposition === registration.preposition && entry.event === event
+        )
+        if (existing !== undefined) {
+          existing.refs++
+          return existing
+        }
+        const entry: Entry = {
+          seq: seq++,
+          preposition: registration.preposition,
+          connector: registration.connector,
+          event,
+          handler: registration.handler,
+          refs: 1
+        }
+        entries.push(entry)
+        byEvent.clear()
+        return entry
+      }),
+      (entry) =>
+        Effect.sync(() => {
+          if (--entry.refs > 0) return
+          entries.splice(entries.indexOf(entry), 1)
+          byEvent.clear()
+        })
+    ).pipe(Effect.asVoid)
+
+  const dispatch = <E extends Event.Event.Any>(event: E, params: Event.Event.Parameters<E>) =>
+    Effect.suspend(() => {
+      const validation = validatorFor(event.parameters)(params)
+      if (Either.isLeft(validation)) {
+        return Effect.fail(
+          new InvalidEventParameters({ event: event.name, issues: issuesOf(validation.left).map(formatIssue) })
+        )
+      }
+      const handlers = handlersFor(event.name)
+      const before = handlers.before.length === 0 ? Effect.void : runBefore(handlers.before, event, params)
+      return before.pipe(
+        Effect.zipRight(runOn(handlers.on, event, params)),
+        Effect.tap((results) =>
+          handlers.after.length === 0 ? Effect.void : runAfter(handlers.after, event, params, results)
+        )
+      )
+    }).pipe(
+      Effect.withSpan("EventBus.dispatch", { captureStackTrace: false, attributes: { event: event.name } })
+    ) as Effect.Effect<EventResults<Event.Event.Result<E>>, DispatchError>
+
+  return { register, dispatch }
+})
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<EventBus> = internal.layer(EventBus)
+export const layer: Layer.Layer<EventBus> = Layer.effect(EventBus, make)
 
 /**
  * Dispatches an event on the bus in context.
@@ -207,10 +389,11 @@ export const layer: Layer.Layer<EventBus> = internal.layer(EventBus)
  * @since 0.1.0
  * @category accessors
  */
-export const dispatch: <E extends Event.Event.Any>(
+export const dispatch = <E extends Event.Event.Any>(
   event: E,
   params: Event.Event.Parameters<E>
-) => Effect.Effect<EventResults<Event.Event.Result<E>>, DispatchError, EventBus> = internal.dispatch(EventBus)
+): Effect.Effect<EventResults<Event.Event.Result<E>>, DispatchError, EventBus> =>
+  Effect.flatMap(EventBus, (bus) => bus.dispatch(event, params))
 
 /**
  * Registration helpers for the connector called `name`, on the bus in context.
@@ -218,6 +401,13 @@ export const dispatch: <E extends Event.Event.Any>(
  * @since 0.1.0
  * @category accessors
  */
-export const connector: (name: string) => Effect.Effect<ConnectorHandlers, never, EventBus> = internal.connector(
-  EventBus
-)
+export const connector = (name: string): Effect.Effect<ConnectorHandlers, never, EventBus> =>
+  Effect.map(EventBus, (bus): ConnectorHandlers => ({
+    name,
+    before: (event: Event.Event.Any | "*", handler: BeforeHandler<any>) =>
+      bus.register({ preposition: "before", connector: name, event, handler }),
+    on: (event: Event.Event.Any, handler: OnHandler<any, any>) =>
+      bus.register({ preposition: "on", connector: name, event, handler }),
+    after: (event: Event.Event.Any | "*", handler: AfterHandler<any>) =>
+      bus.register({ preposition: "after", connector: name, event, handler })
+  }))

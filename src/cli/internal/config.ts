@@ -1,16 +1,17 @@
-/** Reading servo.yaml for the commands: errors become `CliError`s, webhooks are picked out. */
+/**
+ * Reading servo.yaml for the commands: the webhooks picked out of it, one webhook's secrets
+ * resolved. Failures are `InvalidConfig`; the commands word them for the terminal. Loaded when a
+ * command runs.
+ */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
-import { CliError, fromInvalidConfig } from "../CliError.js"
-import { InvalidConfig } from "../../servo/ConfigError.js"
-import type * as Connector from "../../servo/Connector.js"
+import type { InvalidConfig } from "../../servo/ConfigError.js"
 import * as Servo from "../../servo/Servo.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import type { Assembly } from "./assemblies.js"
 
 /** The key of the webhooks connector's section. */
 export const section = "webhooks"
-
-export type Assembly = Servo.Assembly<Connector.Connector.Any>
 
 export interface Loaded {
   readonly path: string
@@ -24,11 +25,8 @@ export const webhooksOf = (config: Servo.Config): ReadonlyArray<WebhookConfig.We
     | ReadonlyArray<WebhookConfig.WebhookConfig>
     | undefined) ?? []
 
-export const load = (assembly: Assembly, path: string): Effect.Effect<Loaded, CliError, FileSystem.FileSystem> =>
-  Servo.loadConfig(assembly, path).pipe(
-    Effect.mapError(fromInvalidConfig),
-    Effect.map((config) => ({ path, config, webhooks: webhooksOf(config) }))
-  )
+export const load = (assembly: Assembly, path: string): Effect.Effect<Loaded, InvalidConfig, FileSystem.FileSystem> =>
+  Servo.loadConfig(assembly, path).pipe(Effect.map((config) => ({ path, config, webhooks: webhooksOf(config) })))
 
 /**
  * Resolves the secrets of one webhook, its problems named by its place in the file
@@ -44,5 +42,3 @@ export const resolveAt = (
   WebhookConfig.resolve([{ ...config, path: config.path ?? [index] }], { section, source }).pipe(
     Effect.map((resolved) => resolved[0]!)
   )
-
-export const failWith = (message: string) => Effect.fail(new CliError({ message }))

@@ -1,4 +1,14 @@
-/** What `servo webhooks trigger` does; loaded on demand by `webhooksCommand.ts`. */
+/**
+ * `servo webhooks trigger EVENT [NAME|URL]`: sends EVENT's example payload through the delivery
+ * code (signing, authentication, headers, retries, each webhook's own transport) to every
+ * webhook configured for EVENT, to the one named, or to a URL, and prints one line per target.
+ * Exits with 1 when a delivery failed.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Console from "effect/Console"
@@ -10,24 +20,43 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { InvalidConfig } from "../../servo/ConfigError.js"
-import * as Event from "../../servo/Event.js"
-import * as Servo from "../../servo/Servo.js"
-import type * as Delivery from "../../webhooks/Delivery.js"
-import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
-import * as Webhooks from "../../webhooks/Webhooks.js"
-import * as WireContract from "../../webhooks/WireContract.js"
-import { CliError, fromInvalidConfig } from "../CliError.js"
-import { type Assembly, failWith, load, resolveAt, section, webhooksOf } from "./config.js"
-import * as Format from "./format.js"
-import { oneEvent } from "./inspect.js"
+import { InvalidConfig } from "../servo/ConfigError.js"
+import type * as Event from "../servo/Event.js"
+import type * as Delivery from "../webhooks/Delivery.js"
+import type * as WebhookConfig from "../webhooks/WebhookConfig.js"
+import type * as WireContract from "../webhooks/WireContract.js"
+import * as CliError from "./CliError.js"
+import { clientFromContext } from "./internal/clientProvider.js"
+import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
+import * as Format from "./internal/format.js"
+import { config, event } from "./internal/options.js"
+
+/**
+ * The code trigger runs, loaded when it starts (the delivery code later still, when it sends):
+ * parsing a command line and printing help never pay for it.
+ */
+const modules = Effect.promise(() =>
+  Promise.all([
+    import("../servo/Event.js"),
+    import("../servo/Servo.js"),
+    import("../webhooks/WebhookConfig.js"),
+    import("../webhooks/WireContract.js"),
+    import("./internal/config.js"),
+    import("./internal/selectors.js")
+  ])
+).pipe(
+  Effect.map(([Event, Servo, WebhookConfig, WireContract, Config, Selectors]) => ({
+    Event,
+    Servo,
+    WebhookConfig,
+    WireContract,
+    Config,
+    Selectors
+  }))
+)
 
 const looksLikeUrl = (text: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
 
-/**
- * A webhook for a URL given on the command line, decoded and resolved like one from the file:
- * signed with `--secret` (v1) and `--signing-key` (v1a) when given.
- */
 /**
  * What a problem of the webhook built from the command line is about, named the way the user
  * gave it: `--secret`, `--signing-key`, the target, or a setting from the environment (`proxy`).
@@ -39,6 +68,10 @@ const sourceOf = (path: string): string => {
   return field === "" || field === "target" ? "target" : field
 }
 
+/**
+ * A webhook for a URL given on the command line, decoded and resolved like one from the file:
+ * signed with `--secret` (v1) and `--signing-key` (v1a) when given.
+ */
 const urlWebhook = (
   assembly: Assembly,
   url: string,
@@ -46,9 +79,10 @@ const urlWebhook = (
   keys: { readonly secret: Option.Option<Redacted.Redacted<string>>; readonly signingKey: Option.Option<Redacted.Redacted<string>> }
 ) =>
   Effect.gen(function*() {
+    const { Config, Servo, WebhookConfig } = yield* modules
     const decoded = yield* Either.match(
       Servo.decodeConfig(assembly, {
-        [section]: [{
+        [Config.section]: [{
           event: selector,
           target: url,
           ...(Option.isSome(keys.secret) ? { secret: Redacted.value(keys.secret.value) } : {}),
@@ -56,14 +90,14 @@ const urlWebhook = (
         }]
       }, "the command line"),
       {
-        onLeft: (error) => failWith(error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ")),
+        onLeft: (error) => CliError.fail(error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ")),
         onRight: Effect.succeed
       }
     )
-    const config = webhooksOf(decoded)[0]!
-    return yield* resolveAt(config, 0, "the command line").pipe(
+    const config = Config.webhooksOf(decoded)[0]!
+    return yield* Config.resolveAt(config, 0, "the command line").pipe(
       Effect.mapError((error) =>
-        new CliError({ message: error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ") })
+        new CliError.CliError({ message: error.issues.map((issue) => `${sourceOf(issue.path)}: ${issue.message}`).join("; ") })
       ),
       Effect.map((webhook): WebhookConfig.Webhook => ({ ...webhook, name: WebhookConfig.redactTarget(url) }))
     )
@@ -77,7 +111,8 @@ const configuredTargets = (
   name: Option.Option<string>
 ) =>
   Effect.gen(function*() {
-    const { webhooks } = yield* load(assembly, path)
+    const { Config, Event } = yield* modules
+    const { webhooks } = yield* Effect.mapError(Config.load(assembly, path), CliError.fromInvalidConfig)
     const selects = (webhook: WebhookConfig.WebhookConfig) =>
       webhook.events.some((s) => Event.matches(s, selector.preposition, selector.event.name))
     const indexed = webhooks.map((webhook, index) => ({ webhook, index }))
@@ -85,14 +120,14 @@ const configuredTargets = (
     if (Option.isSome(name)) {
       const found = indexed.find(({ webhook }) => webhook.name === name.value)
       if (found === undefined) {
-        return yield* failWith(
+        return yield* CliError.fail(
           webhooks.length === 0
             ? `no webhook named ${JSON.stringify(name.value)}: ${path} has no webhooks`
             : `no webhook named ${JSON.stringify(name.value)} in ${path}; configured: ${webhooks.map((w) => w.name).join(", ")}`
         )
       }
       if (!selects(found.webhook)) {
-        return yield* failWith(
+        return yield* CliError.fail(
           `webhook ${found.webhook.name} is not configured for ${selector.text} (it handles ${
             found.webhook.events.map(Event.formatSelector).join(", ")
           })`
@@ -102,13 +137,13 @@ const configuredTargets = (
     } else {
       chosen = indexed.filter(({ webhook }) => selects(webhook))
       if (chosen.length === 0) {
-        return yield* failWith(`no webhook in ${path} is configured for ${selector.text}`)
+        return yield* CliError.fail(`no webhook in ${path} is configured for ${selector.text}`)
       }
     }
     // Only the chosen webhooks' secrets are read: a missing variable elsewhere is not in the way.
-    const resolved = yield* Effect.forEach(chosen, ({ index, webhook }) => Effect.either(resolveAt(webhook, index, path)))
+    const resolved = yield* Effect.forEach(chosen, ({ index, webhook }) => Effect.either(Config.resolveAt(webhook, index, path)))
     const issues = resolved.flatMap((r) => Either.isLeft(r) ? r.left.issues : [])
-    if (issues.length > 0) return yield* Effect.fail(fromInvalidConfig(new InvalidConfig({ source: path, issues })))
+    if (issues.length > 0) return yield* Effect.fail(CliError.fromInvalidConfig(new InvalidConfig({ source: path, issues })))
     return resolved.flatMap((r) => Either.isRight(r) ? [r.right] : [])
   })
 
@@ -131,6 +166,21 @@ const quietUnlessAsked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
     LogLevel.greaterThanEqual(level, LogLevel.Info) ? Logger.withMinimumLogLevel(effect, LogLevel.Error) : effect)
 
+/**
+ * How `trigger` gets its HTTP client: from the context (`RH` is `HttpClient`), or provided by the
+ * command itself (`RH` is `never`; the `servo` bin loads its client only when a command sends).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientProvider<RH> {
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, HttpClient.HttpClient> | RH>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface TriggerOptions {
   readonly config: string
   readonly event: string
@@ -139,25 +189,29 @@ export interface TriggerOptions {
   readonly signingKey: Option.Option<Redacted.Redacted<string>>
 }
 
-export const trigger: (
+const trigger: (
   assembly: Assembly,
   options: TriggerOptions
-) => Effect.Effect<void, CliError, FileSystem.FileSystem | HttpClient.HttpClient> = Effect.fn("WebhooksCommand.trigger")(
+) => Effect.Effect<void, CliError.CliError, FileSystem.FileSystem | HttpClient.HttpClient> = Effect.fn("WebhooksCommand.trigger")(
   function*(assembly: Assembly, options: TriggerOptions) {
-    const { event, preposition, selector } = yield* oneEvent(assembly, options.event)
+    const { Event, Selectors, WireContract } = yield* modules
+    const { event, preposition, selector } = yield* Either.mapLeft(
+      Selectors.oneEvent(assembly, options.event),
+      (message) => new CliError.CliError({ message })
+    )
     const url = Option.filter(options.target, looksLikeUrl)
     if (Option.isSome(options.secret) && Option.isNone(url)) {
-      return yield* failWith("--secret applies to a URL target; configured webhooks sign with their own secret")
+      return yield* CliError.fail("--secret applies to a URL target; configured webhooks sign with their own secret")
     }
     if (Option.isSome(options.signingKey) && Option.isNone(url)) {
-      return yield* failWith("--signing-key applies to a URL target; configured webhooks sign with their own signing_key")
+      return yield* CliError.fail("--signing-key applies to a URL target; configured webhooks sign with their own signing_key")
     }
     const webhooks = Option.isSome(url)
       ? [yield* urlWebhook(assembly, url.value, selector, options)]
       : yield* configuredTargets(assembly, options.config, { preposition, event, text: selector }, options.target)
 
     const params = Event.exampleParameters(event)
-    if (Option.isNone(params)) return yield* failWith(`${selector}: the event has no example parameters to send`)
+    if (Option.isNone(params)) return yield* CliError.fail(`${selector}: the event has no example parameters to send`)
     const result = Event.exampleResult(event)
     const payload = yield* Either.match(
       WireContract.encodePayload({
@@ -167,12 +221,14 @@ export const trigger: (
         ...(preposition === "after" ? { results: Option.isSome(result) ? [{ connector: "example", value: result.value }] : [] } : {}),
         createdAt: new Date()
       }),
-      { onLeft: (error) => failWith(`${selector}: cannot encode the example payload: ${error.message}`), onRight: Effect.succeed }
+      { onLeft: (error) => CliError.fail(`${selector}: cannot encode the example payload: ${error.message}`), onRight: Effect.succeed }
     )
 
     // The connector's senders, so each webhook goes out on its own transport (TLS, proxy,
     // HTTP/2, network policy), exactly as a running servo would send it.
     const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+      // The delivery code is loaded only when something is sent.
+      const Webhooks = yield* Effect.promise(() => import("../webhooks/Webhooks.js"))
       const senders = yield* Webhooks.makeSenders(webhooks, { connector: "trigger" })
       return yield* Effect.forEach(senders, (sender) => {
         const id = WireContract.makeId()
@@ -195,9 +251,51 @@ export const trigger: (
     ))
     const failed = outcomes.filter(({ outcome }) => outcome._tag === "Failed").length
     if (failed > 0) {
-      return yield* failWith(
+      return yield* CliError.fail(
         outcomes.length === 1 ? "the delivery failed" : `${failed} of ${outcomes.length} deliveries failed`
       )
     }
   }
 )
+
+/**
+ * The `trigger` command; `assembly` (default: the bundled connectors) reads servo.yaml, and
+ * `provideClient` gives the delivery code its HTTP client (default: the one in context).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <RH = HttpClient.HttpClient>(
+  assembly: AssemblyLoader = configOnlyAssembly,
+  provideClient: ClientProvider<RH> = clientFromContext as ClientProvider<any>
+) =>
+  Command.make("trigger", {
+    config,
+    event,
+    target: Args.text({ name: "NAME|URL" }).pipe(
+      Args.withDescription("One configured webhook by name, or a URL to send to (no config file needed). Default: every webhook configured for EVENT"),
+      Args.optional
+    ),
+    secret: Options.redacted("secret").pipe(
+      Options.withPseudoName("whsec_..."),
+      Options.withDescription("A whsec_ secret to sign with (v1) when the target is a URL"),
+      Options.optional
+    ),
+    signingKey: Options.redacted("signing-key").pipe(
+      Options.withPseudoName("whsk_..."),
+      Options.withDescription("A whsk_ signing key to sign with (v1a, Ed25519) when the target is a URL"),
+      Options.optional
+    )
+  }, (options) => provideClient(Effect.flatMap(assembly, (loaded) => trigger(loaded, options)))).pipe(
+    Command.withDescription(
+      "Send EVENT's example payload through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless --secret or --signing-key; no config file needed). Prints one line per target; exits with 1 when a delivery failed."
+    )
+  )
+
+/**
+ * The command with the bundled connectors; the HTTP client comes from the context.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = make()
