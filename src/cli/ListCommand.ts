@@ -99,7 +99,7 @@ const list = Effect.fn("WebhooksCommand.list")(function*(
 ) {
   const [{ load }, { listed }] = yield* Effect.promise(() => Promise.all([import("./internal/config.js"), import("./internal/listing.js")]))
   const { webhooks } = yield* load(assembly, options.config).pipe(Effect.mapError(CliError.fromInvalidConfig))
-  const rows = webhooks.map(listed)
+  const rows = yield* Effect.forEach(webhooks, listed)
   if (options.json) return yield* Console.log(JSON.stringify(rows, null, 2))
   if (rows.length === 0) return yield* Console.log(`no webhooks in ${options.config}`)
   // The TRANSPORT column only when some webhook does not travel the default way.

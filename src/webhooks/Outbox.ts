@@ -346,6 +346,7 @@ export const make = (
     // Shutdown: stop intake, drain within the deadline, report what is left.
     // -------------------------------------------------------------------------------------------
     const drain = Effect.gen(function*() {
+      let cutBy: string | undefined = undefined
       state.accepting = false
       const dropped = state.takeOverflow()
       if (dropped > 0) yield* logOverflow(dropped)
@@ -355,8 +356,10 @@ export const make = (
           `draining ${plural(left, "after delivery", "after deliveries")} (up to ${GoDuration.format(drainTimeout)})`
         )
         // Finalizers run uninterruptibly: the wait must be made interruptible for the deadline
-        // to cut it short.
-        yield* Deferred.await(drained).pipe(Effect.interruptible, Effect.timeoutOption(drainTimeout))
+        // to cut it short. A signal that interrupts it ends it the same way: what is left is
+        // counted below either way.
+        const waited = yield* Deferred.await(drained).pipe(Effect.interruptible, Effect.timeoutOption(drainTimeout), Effect.exit)
+        if (Exit.isFailure(waited)) cutBy = "a signal"
       }
       // Stop everything first, so nothing finishes while it is being counted.
       yield* FiberSet.clear(fibers)
@@ -365,7 +368,7 @@ export const make = (
           Effect.as(Effect.logError(`outbox store could not close: ${error.message}`), new Map<string, number>())
         )
       )
-      yield* reportUnfinished(unfinished)
+      yield* reportUnfinished(unfinished, cutBy)
       // The spans of what did not finish end here, saying so.
       const now = yield* Effect.clockWith((clock) => clock.currentTimeNanos)
       for (const span of spans.values()) {
@@ -375,7 +378,7 @@ export const make = (
       spans.clear()
     }).pipe(annotate)
 
-    const reportUnfinished = (unfinished: OutboxStore.Unfinished) =>
+    const reportUnfinished = (unfinished: OutboxStore.Unfinished, cutBy: string | undefined) =>
       Effect.gen(function*() {
         if (unfinished.size === 0) return
         const total = [...unfinished.values()].reduce((a, b) => a + b, 0)
@@ -391,10 +394,11 @@ export const make = (
           rest.reduce((sum, [, left]) => sum + left, 0)
         }`
         const what = store.durable ? "left pending in the store" : "abandoned"
+        const when = cutBy === undefined
+          ? `after the ${GoDuration.format(drainTimeout)} drain deadline`
+          : `when ${cutBy} stopped the drain`
         yield* Effect.logWarning(
-          `shutdown: ${plural(total, "after delivery", "after deliveries")} ${what} after the ${
-            GoDuration.format(drainTimeout)
-          } drain deadline: ${shown.join(", ")}${more}`
+          `shutdown: ${plural(total, "after delivery", "after deliveries")} ${what} ${when}: ${shown.join(", ")}${more}`
         )
       })
 

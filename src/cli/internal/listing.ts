@@ -2,13 +2,13 @@
 import * as Event from "../../servo/Event.js"
 import * as GoDuration from "../../servo/GoDuration.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
-import { environmentProxyVariable } from "../../webhooks/internal/webhookConfig.js"
+import * as Effect from "effect/Effect"
 import type { Listed, ListedTransport } from "../ListCommand.js"
 
 const refCount = (refs: WebhookConfig.WebhookConfig["secret"]): number =>
   refs === undefined ? 0 : Array.isArray(refs) ? refs.length : 1
 
-const transportOf = (webhook: WebhookConfig.WebhookConfig): ListedTransport => ({
+const transportOf = (webhook: WebhookConfig.WebhookConfig, environmentProxy: string | undefined): ListedTransport => ({
   tls: webhook.tls === undefined ? null : {
     custom_ca: webhook.tls.ca !== undefined,
     client_certificate: webhook.tls.cert !== undefined,
@@ -19,14 +19,18 @@ const transportOf = (webhook: WebhookConfig.WebhookConfig): ListedTransport => (
     ? null
     : webhook.proxy !== undefined
     ? "config"
-    : environmentProxyVariable(webhook.target) ?? null,
+    : environmentProxy ?? null,
   http2: webhook.http2 === true ? (webhook.target.startsWith("https:") ? "h2" : "h2c") : null,
   network: webhook.network?.denyPrivate === true
     ? { deny_private: true, allow: webhook.network.allow.map((cidr) => cidr.text) }
     : null
 })
 
-export const listed = (webhook: WebhookConfig.WebhookConfig): Listed => ({
+/** What `list` shows of a webhook; the proxy variable is read through the ConfigProvider, as `run` would. */
+export const listed = (webhook: WebhookConfig.WebhookConfig): Effect.Effect<Listed> =>
+  Effect.map(WebhookConfig.environmentProxyVariable(webhook.target), (environmentProxy) => listedWith(webhook, environmentProxy))
+
+const listedWith = (webhook: WebhookConfig.WebhookConfig, environmentProxy: string | undefined): Listed => ({
   name: webhook.name,
   ...(webhook.description === undefined ? {} : { description: webhook.description }),
   events: webhook.events.map(Event.formatSelector),
@@ -47,5 +51,5 @@ export const listed = (webhook: WebhookConfig.WebhookConfig): Listed => ({
   request_timeout: GoDuration.format(webhook.request_timeout),
   on_failure: webhook.on_failure,
   headers: webhook.headers.map((header) => header.name),
-  transport: transportOf(webhook)
+  transport: transportOf(webhook, environmentProxy)
 })
