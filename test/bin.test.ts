@@ -291,7 +291,7 @@ webhooks:
       const dir = tempDir()
       const generated = yield* run(["generate", "--defaults", "webhooks"], { cwd: dir })
       expect(generated.code).toBe(0)
-      expect(generated.stdout.split("\n")[0]).toBe("wrote servo.yaml; next:")
+      expect(generated.stdout.split("\n")[0]).toBe("wrote servo.yaml and servo.schema.json; next:")
       expect(fs.existsSync(path.join(dir, "servo.yaml"))).toBe(true)
 
       const valid = yield* run(["webhooks", "validate"], { cwd: dir, env: { SERVO_WEBHOOK_SECRET: secret } })
@@ -321,7 +321,7 @@ webhooks:
       expect(unknown).toEqual({
         code: 1,
         stdout: "",
-        stderr: "Invalid subcommand for servo - use one of 'webhooks', 'generate', 'run'\n"
+        stderr: "Invalid subcommand for servo - use one of 'webhooks', 'generate', 'run', 'schema'\n"
       })
 
       const dir = tempDir()

@@ -25,35 +25,37 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Connector from "../servo/Connector.js"
-import * as Servo from "../servo/Servo.js"
+import type * as Servo from "../servo/Servo.js"
 import { CliError } from "./CliError.js"
+import { modeline, schemaFileName } from "./internal/template.js"
 
-/**
- * The schema file's name beside servo.yaml, as `servo generate` writes it.
- *
- * @since 0.1.0
- * @category constants
- */
-export const schemaFileName = "servo.schema.json"
+export {
+  /**
+   * The first line of a servo.yaml that points yaml-language-server at its schema, a path
+   * relative to the YAML file (`./servo.schema.json`) or a URL.
+   *
+   * @since 0.1.0
+   * @category formatting
+   */
+  modeline,
+  /**
+   * The schema file's name beside servo.yaml, as `servo generate` writes it.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
+  schemaFileName
+}
 
 /**
  * The JSON Schema of servo.yaml for an assembly, as the text `servo schema` prints (2-space
- * indented, with a final newline).
+ * indented, with a final newline). The config Schemas load here, not when the CLI starts.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const render = (assembly: Servo.Assembly<Connector.Connector.Any>): string =>
-  `${JSON.stringify(Servo.jsonSchema(assembly), null, 2)}\n`
-
-/**
- * The first line of a servo.yaml that points yaml-language-server at its schema, a path relative
- * to the YAML file (`./servo.schema.json`) or a URL.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const modeline = (schema: string = `./${schemaFileName}`): string => `# yaml-language-server: $schema=${schema}`
+export const render = (assembly: Servo.Assembly<Connector.Connector.Any>): Effect.Effect<string> =>
+  Effect.map(Effect.promise(() => import("../servo/Servo.js")), (Servo) => `${JSON.stringify(Servo.jsonSchema(assembly), null, 2)}\n`)
 
 /**
  * Writes the schema to `path`, replacing the file: it is derived from the code, never edited.
@@ -65,8 +67,8 @@ export const write = (
   assembly: Servo.Assembly<Connector.Connector.Any>,
   path: string
 ): Effect.Effect<void, CliError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) =>
-    fs.writeFileString(path, render(assembly)).pipe(
+  Effect.flatMap(Effect.zip(FileSystem.FileSystem, render(assembly)), ([fs, text]) =>
+    fs.writeFileString(path, text).pipe(
       Effect.mapError((error) => new CliError({ message: `cannot write ${path}: ${error.message}` }))
     ))
 
@@ -90,7 +92,7 @@ export const make = (options: {
   }, ({ output }) =>
     Effect.flatMap(options.assembly, (assembly) =>
       Option.match(output, {
-        onNone: () => Console.log(render(assembly).trimEnd()),
+        onNone: () => Effect.flatMap(render(assembly), (text) => Console.log(text.trimEnd())),
         onSome: (path) =>
 Effect.zipRight(write(assembly, path), Console.log(`wrote ${path}`))
       }))).pipe(

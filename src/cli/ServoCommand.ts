@@ -15,6 +15,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import type * as ValidationError from "@effect/cli/ValidationError"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -27,6 +28,7 @@ import { bundledClient } from "./internal/clientProvider.js"
 import * as Help from "./internal/help.js"
 import { config } from "./internal/options.js"
 import { stopsOnSignal } from "./internal/signals.js"
+import * as SchemaCommand from "./SchemaCommand.js"
 import * as WebhooksCommand from "./WebhooksCommand.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -44,8 +46,8 @@ const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateO
   const fs = yield* FileSystem.FileSystem
   const path = Option.getOrElse(options.file, () => options.config)
   const webhooks = Option.isSome(options.defaults)
-  const [{ template }, { secretVariable }] = yield* Effect.promise(() =>
-    Promise.all([import("./internal/template.js"), import("./internal/keys.js")])
+  const [{ schemaFileName, template }, { secretVariable }, { assembly }] = yield* Effect.promise(() =>
+    Promise.all([import("./internal/template.js"), import("./internal/keys.js"), import("./internal/configAssembly.js")])
   )
   // `wx` creates the file only if it does not exist: no window between a check and the write.
   yield* fs.writeFileString(path, template({ webhooks }), { flag: options.force ? "w" : "wx" }).pipe(
@@ -57,8 +59,13 @@ const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateO
       })
     )
   )
+  // The JSON Schema beside it, which the file's first line points editors at; derived from the
+  // code, so it is rewritten every time.
+  const paths = yield* Path.Path
+  const schemaPath = paths.join(paths.dirname(path), schemaFileName)
+  yield* SchemaCommand.write(assembly, schemaPath)
   const config = path === "servo.yaml" ? "" : ` --config ${path}`
-  yield* Console.log(`wrote ${path}; next:`)
+  yield* Console.log(`wrote ${path} and ${schemaPath}; next:`)
   if (webhooks) {
     // The key comes from servo itself; a hint that relies on a variable being set in this shell
     // would hand `listen` an empty --secret in the next one.
@@ -150,7 +157,8 @@ export const command = Command.make("servo", {}, () => Console.log(Help.overview
   Command.withSubcommands([
     WebhooksCommand.makeWith({ provideClient: bundledClient, overview: true }),
     generateCommand,
-    runCommand
+    runCommand,
+    SchemaCommand.command
   ])
 )
 

@@ -12,7 +12,7 @@ import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 
 const webhooks = Connector.make({
   name: "webhooks",
-  description: "HTTP callbacks before and after events (config only)",
+  description: "HTTP callbacks before and after events",
   config: (events) => WebhookConfig.WebhooksConfig(events),
   layer: () => Layer.die(new Error("the config-only webhooks connector cannot run; use Webhooks.connector"))
 })

@@ -17,7 +17,8 @@ export const descriptions = {
   validate: "Check the config, secrets included",
   listen: "Run a local receiver that prints each delivery",
   keys: "Print a fresh signing secret, or an Ed25519 key pair",
-  generate: "Write a starting servo.yaml",
+  generate: "Write a starting servo.yaml (and servo.schema.json beside it)",
+  servoSchema: "Print the JSON Schema of servo.yaml, for editors and linters",
   run: "Run the servo: describe, measure, adjust, N times"
 } as const
 
@@ -46,7 +47,8 @@ ${
     indent(table([], [
       ...webhooksRows("webhooks "),
       ["generate [--defaults webhooks]", descriptions.generate],
-      ["run [--cycles N]", descriptions.run]
+      ["run [--cycles N]", descriptions.run],
+      ["schema [--output FILE]", descriptions.servoSchema]
     ]))
   }
 

@@ -43,6 +43,12 @@ webhooks:
     backoff: false                     # one attempt: an adjustment should not wait for retries
 `
 
-/** The text `servo generate` writes. */
+/** The schema file's name beside servo.yaml, as `servo generate` writes it. */
+export const schemaFileName = "servo.schema.json"
+
+/** The first line of a servo.yaml that points yaml-language-server at its schema (a relative path or a URL). */
+export const modeline = (schema: string = `./${schemaFileName}`): string => `# yaml-language-server: $schema=${schema}`
+
+/** The text `servo generate` writes: the modeline first, so editors complete and check the file. */
 export const template = (options: { readonly webhooks: boolean }): string =>
-  options.webhooks ? header + webhooksSection : header
+  `${modeline()}\n${options.webhooks ? header + webhooksSection : header}`
