@@ -1,0 +1,361 @@
+/**
+ * A JSON encoder compiled once per Schema: the same bytes as
+ * `JSON.stringify(Schema.encodeSync(schema)(value))`, without building the encoded value.
+ *
+ * The compiled walker mirrors what `ParseResult` does when encoding with default options
+ * (excess properties ignored, Struct order, optional keys skipped when absent) for the shapes it
+ * knows. Two ways out keep it exact:
+ * - a shape it does not know makes the whole Schema use `Schema.encodeEither` + `JSON.stringify`;
+ * - a value it cannot vouch for (refused, or a case it cannot decide) is encoded the same slow
+ *   way, so a ParseError is exactly the one `Schema.encode` gives.
+ *
+ * @internal
+ */
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
+
+/** JSON text, `undefined` (a value JSON.stringify leaves out), or the value was refused. */
+type Step = string | undefined | typeof refused
+type Encode = (value: unknown) => Step
+
+/** Schema.encode refuses this value too: a union may try its next member. */
+const refused: unique symbol = Symbol("jsonEncoder/refused")
+
+/** The walker cannot decide this value: the whole value takes the slow path. */
+class Undecided {}
+const undecided = new Undecided()
+
+/** The shape is not one the walker knows: the whole Schema takes the slow path. */
+class Unsupported extends Error {}
+
+/**
+ * Inside a refinement, the filter sees the value as validated by Effect (a copy without excess
+ * keys, in Struct order). When the input differs from that copy, the walker cannot call the
+ * filter with what Effect would pass, so it leaves the value to the slow path.
+ */
+let refinementDepth = 0
+let notAsValidated = false
+
+const hasOwn = Object.prototype.hasOwnProperty
+
+const isObject = (value: unknown): value is Record<PropertyKey, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const jsonNumber = (value: number): string => Number.isFinite(value) ? String(value) : "null"
+
+const isArrayIndex = (key: string): boolean => /^(0|[1-9]\d*)$/.test(key) && Number(key) < 4294967295
+
+const unsupportedAnnotations = (ast: AST.AST): boolean =>
+  Option.isSome(AST.getParseOptionsAnnotation(ast)) || Option.isSome(AST.getDecodingFallbackAnnotation(ast))
+
+const compileNode = (ast: AST.AST, memo: Map<AST.AST, Encode>): Encode => {
+  const known = memo.get(ast)
+  if (known !== undefined) return known
+  if (unsupportedAnnotations(ast)) throw new Unsupported()
+  // Registered before compiling children, so a Suspend cycle finds it.
+  let compiled: Encode | undefined
+  const encode: Encode = (value) => compiled!(value)
+  memo.set(ast, encode)
+  compiled = compileShape(ast, memo)
+  memo.set(ast, compiled)
+  return compiled
+}
+
+const compileShape = (ast: AST.AST, memo: Map<AST.AST, Encode>): Encode => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return (value) => typeof value === "string" ? JSON.stringify(value) : refused
+    case "NumberKeyword":
+      return (value) => typeof value === "number" ? jsonNumber(value) : refused
+    case "BooleanKeyword":
+      return (value) => value === true ? "true" : value === false ? "false" : refused
+    case "UndefinedKeyword":
+      return (value) => value === undefined ? undefined : refused
+    case "NeverKeyword":
+      return () => refused
+    case "Literal": {
+      const literal = ast.literal
+      if (typeof literal === "bigint") throw new Unsupported()
+      const json = literal === null ? "null" : typeof literal === "number" ? jsonNumber(literal) : JSON.stringify(literal)
+      return (value) => value === literal ? json : refused
+    }
+    case "Enums": {
+      const values = ast.enums.map(([, value]) => value)
+      return (value) => {
+        if (!values.includes(value as string | number)) return refused
+        return typeof value === "number" ? jsonNumber(value) : JSON.stringify(value)
+      }
+    }
+    case "TypeLiteral":
+      return compileTypeLiteral(ast, memo)
+    case "TupleType":
+      return compileTuple(ast, memo)
+    case "Union":
+      return compileUnion(ast, memo)
+    case "Refinement":
+      return compileRefinement(ast, memo)
+    case "Suspend": {
+      let target: Encode | undefined
+      return (value) => (target ??= compileNode(ast.f(), memo))(value)
+    }
+    case "Transformation":
+      return compileTransformation(ast, memo)
+    default:
+      throw new Unsupported()
+  }
+}
+
+const compileTypeLiteral = (ast: AST.TypeLiteral, memo: Map<AST.AST, Encode>): Encode => {
+  const properties = ast.propertySignatures
+  const indexes = ast.indexSignatures
+  if (properties.length === 0 && indexes.length === 0) {
+    // `{}` accepts any non-nullable value and returns it as it is.
+    return (value) => {
+      if (value === null || value === undefined) return refused
+      // Nested, a toJSON would be called with its key rather than "": leave that to the slow path.
+      if (typeof (value as { toJSON?: unknown }).toJSON === "function") throw undecided
+      return JSON.stringify(value)
+    }
+  }
+  if (indexes.length > 0) return compileRecord(ast, memo)
+  for (const property of properties) {
+    const name = property.name
+    // Keys JSON.stringify would reorder or drop, or that assigning would not create.
+    if (typeof name !== "string" || isArrayIndex(name) || name === "__proto__") throw new Unsupported()
+  }
+  const names = properties.map((property) => property.name as string)
+  const optional = properties.map((property) => property.isOptional)
+  const prefixes = names.map((name) => `${JSON.stringify(name)}:`)
+  const encoders = properties.map((property) => compileNode(property.type, memo))
+  const count = names.length
+  return (value) => {
+    if (!isObject(value)) return refused
+    let out = "{"
+    let first = true
+    for (let i = 0; i < count; i++) {
+      const name = names[i]!
+      if (optional[i] && !hasOwn.call(value, name)) continue
+      const step = encoders[i]!(value[name])
+      if (step === refused) return refused
+      if (step === undefined) continue
+      out += first ? prefixes[i] + step : "," + prefixes[i] + step
+      first = false
+    }
+    if (refinementDepth > 0 && !notAsValidated && !keysAsValidated(value, names)) notAsValidated = true
+    return out + "}"
+  }
+}
+
+/** Own enumerable keys exactly the declared ones present, in declared order. */
+const keysAsValidated = (value: object, names: ReadonlyArray<string>): boolean => {
+  let next = 0
+  for (const key in value) {
+    while (next < names.length && !hasOwn.call(value, names[next]!)) next++
+    if (next === names.length || key !== names[next]) return false
+    next++
+  }
+  return true
+}
+
+const compileRecord = (ast: AST.TypeLiteral, memo: Map<AST.AST, Encode>): Encode => {
+  // Only a plain `Record<string, X>`: mixed with properties, the output order is Effect's business.
+  if (ast.propertySignatures.length > 0 || ast.indexSignatures.length !== 1) throw new Unsupported()
+  const signature = ast.indexSignatures[0]!
+  if (signature.parameter._tag !== "StringKeyword") throw new Unsupported()
+  const encodeValue = compileNode(signature.type, memo)
+  return (value) => {
+    if (!isObject(value)) return refused
+    let out = "{"
+    let first = true
+    for (const key of Object.keys(value)) {
+      // Assigning `__proto__` to Effect's output object does not create a key.
+      if (key === "__proto__") throw undecided
+      const step = encodeValue(value[key])
+      if (step === refused) return refused
+      if (step === undefined) continue
+      out += first ? `${JSON.stringify(key)}:${step}` : `,${JSON.stringify(key)}:${step}`
+      first = false
+    }
+    return out + "}"
+  }
+}
+
+const compileTuple = (ast: AST.TupleType, memo: Map<AST.AST, Encode>): Encode => {
+  if (ast.rest.length > 1) throw new Unsupported()
+  const elements = ast.elements.map((element) => compileNode(element.type, memo))
+  const optional = ast.elements.map((element) => element.isOptional)
+  const rest = ast.rest.length === 1 ? compileNode(ast.rest[0]!.type, memo) : undefined
+  const required = optional.filter((isOptional) => !isOptional).length
+  return (value) => {
+    if (!Array.isArray(value)) return refused
+    const length = value.length
+    if (length < required) return refused
+    if (rest === undefined && length > elements.length) return refused
+    let out = "["
+    for (let i = 0; i < length; i++) {
+      const step = i < elements.length ? elements[i]!(value[i]) : rest!(value[i])
+      if (step === refused) return refused
+      // JSON.stringify writes `null` for an undefined element.
+      out += (i === 0 ? "" : ",") + (step === undefined ? "null" : step)
+    }
+    return out + "]"
+  }
+}
+
+/**
+ * Effect tries a union's members in an order of its own (discriminating literals first) and
+ * keeps the first that succeeds. Rather than copy that order, every member is tried: when all
+ * those that accept the value give the same bytes, the order cannot matter; otherwise undecided.
+ */
+const compileUnion = (ast: AST.Union, memo: Map<AST.AST, Encode>): Encode => {
+  const members = ast.types.map((member) => compileNode(member, memo))
+  return (value) => {
+    let accepted: Step = refused
+    const before = notAsValidated
+    let after = before
+    for (const member of members) {
+      notAsValidated = before
+      const step = member(value)
+      if (step === refused) continue
+      if (accepted !== refused && step !== accepted) throw undecided
+      accepted = step
+      after ||= notAsValidated
+    }
+    notAsValidated = after
+    return accepted
+  }
+}
+
+const compileRefinement = (ast: AST.Refinement, memo: Map<AST.AST, Encode>): Encode => {
+  const from = compileNode(ast.from, memo)
+  return (value) => {
+    const outer = notAsValidated
+    notAsValidated = false
+    refinementDepth++
+    let step: Step
+    try {
+      step = from(value)
+    } finally {
+      refinementDepth--
+    }
+    if (step === refused) {
+      notAsValidated = outer
+      return refused
+    }
+    // The filter must see what Effect's validation would hand it.
+    if (notAsValidated) throw undecided
+    notAsValidated = outer
+    return Option.isSome(ast.filter(value, AST.defaultParseOption, ast)) ? refused : step
+  }
+}
+
+/**
+ * A transformation whose type side is a plain value check or a declaration (DateTimeUtc,
+ * GoDuration's Duration, NoResult's void): encode the type side, run the transformation's own
+ * `encode`, then encode the result with the encoded side. Anything that does not answer
+ * synchronously is undecided.
+ */
+const compileTransformation = (ast: AST.Transformation, memo: Map<AST.AST, Encode>): Encode => {
+  const kind = ast.transformation
+  if (kind._tag === "TypeLiteralTransformation") throw new Unsupported()
+  const toValue = compileTypeSide(ast.to)
+  const from = compileNode(ast.from, memo)
+  const transform = kind._tag === "FinalTransformation"
+    ? kind.encode
+    : (value: unknown) => Either.right(value)
+  return (value) => {
+    const typed = toValue(value)
+    if (typed === refused) return refused
+    const encoded = transform(typed, AST.defaultParseOption, ast, value)
+    if (!Either.isEither(encoded)) throw undecided
+    if (Either.isLeft(encoded)) return refused
+    return from(encoded.right)
+  }
+}
+
+type TypeSide = (value: unknown) => unknown
+
+const compileTypeSide = (ast: AST.AST): TypeSide => {
+  if (unsupportedAnnotations(ast)) throw new Unsupported()
+  switch (ast._tag) {
+    case "VoidKeyword":
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return (value) => value
+    case "StringKeyword":
+      return (value) => typeof value === "string" ? value : refused
+    case "NumberKeyword":
+      return (value) => typeof value === "number" ? value : refused
+    case "BooleanKeyword":
+      return (value) => typeof value === "boolean" ? value : refused
+    case "Literal":
+      return (value) => value === ast.literal ? value : refused
+    case "Declaration": {
+      if (ast.typeParameters.length > 0) throw new Unsupported()
+      const encode = ast.encodeUnknown()
+      const decode = ast.decodeUnknown()
+      return (value) => {
+        let input = value
+        if (refinementDepth > 0) {
+          // Effect validates a refinement's type side (decoding) before encoding it.
+          const validated = decode(value, AST.defaultParseOption, ast)
+          if (!Either.isEither(validated)) throw undecided
+          if (Either.isLeft(validated)) return refused
+          if (validated.right !== value) notAsValidated = true
+          input = validated.right
+        }
+        const result = encode(input, AST.defaultParseOption, ast)
+        if (!Either.isEither(result)) throw undecided
+        return Either.isLeft(result) ? refused : result.right
+      }
+    }
+    default:
+      throw new Unsupported()
+  }
+}
+
+/** Encodes a value to JSON text with one Schema, as `JSON.stringify(Schema.encode(value))` would. */
+export type JsonEncoder = (value: unknown) => Either.Either<string, ParseResult.ParseError>
+
+/**
+ * Compiles `schema` once. The result is `String(JSON.stringify(encoded))`: a Schema whose
+ * encoded value is `undefined` yields the text `undefined`, as a template literal would.
+ */
+export const compile = (schema: Schema.Schema<any, any, never>): JsonEncoder => {
+  const slow = Schema.encodeEither(schema as Schema.Schema<unknown, unknown>)
+  const viaSchema: JsonEncoder = (value) => Either.map(slow(value), (encoded) => String(JSON.stringify(encoded)))
+  let fast: Encode
+  try {
+    fast = compileNode(schema.ast, new Map())
+  } catch (error) {
+    if (error instanceof Unsupported) return viaSchema
+    throw error
+  }
+  return (value) => {
+    let step: Step
+    try {
+      refinementDepth = 0
+      notAsValidated = false
+      step = fast(value)
+    } catch {
+      // Undecided, a Suspend reaching an unsupported shape, or a throwing filter or
+      // transformation: Effect's own encoder decides, throws included.
+      return viaSchema(value)
+    }
+    return typeof step === "string" ? Either.right(step) : viaSchema(value)
+  }
+}
+
+/** Whether `compile` found every shape of `schema` supported (for tests and benchmarks). */
+export const isCompiled = (schema: Schema.Schema<any, any, never>): boolean => {
+  try {
+    compileNode(schema.ast, new Map())
+    return true
+  } catch (error) {
+    if (error instanceof Unsupported) return false
+    throw error
+  }
+}
