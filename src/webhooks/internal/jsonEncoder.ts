@@ -13,7 +13,7 @@
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 
@@ -33,8 +33,8 @@ class Unsupported extends Error {}
 
 /**
  * Inside a refinement, the filter sees the value as validated by Effect (a copy without excess
- * keys, in Struct order). When the input differs from that copy, the walker cannot call the
- * filter with what Effect would pass, so it leaves the value to the slow path.
+ * keys, in Struct order). The walker notes when the input differs from that copy, and only then
+ * asks Effect for the copy to hand the filter.
  */
 let refinementDepth = 0
 let notAsValidated = false
@@ -231,6 +231,7 @@ const compileUnion = (ast: AST.Union, memo: Map<AST.AST, Encode>): Encode => {
 
 const compileRefinement = (ast: AST.Refinement, memo: Map<AST.AST, Encode>): Encode => {
   const from = compileNode(ast.from, memo)
+  let validate: ((value: unknown) => Either.Either<unknown, ParseResult.ParseIssue>) | undefined
   return (value) => {
     const outer = notAsValidated
     notAsValidated = false
@@ -241,14 +242,19 @@ const compileRefinement = (ast: AST.Refinement, memo: Map<AST.AST, Encode>): Enc
     } finally {
       refinementDepth--
     }
-    if (step === refused) {
-      notAsValidated = outer
-      return refused
+    const inner = notAsValidated
+    notAsValidated = outer || inner
+    if (step === refused) return refused
+    // The filter must see what Effect's validation hands it: when the input has excess keys or
+    // another key order, that is Effect's validated copy (the bytes are the same either way).
+    let validated = value
+    if (inner) {
+      validate ??= ParseResult.validateEither(Schema.make(AST.typeAST(ast.from)))
+      const result = validate(value)
+      if (Either.isLeft(result)) return refused
+      validated = result.right
     }
-    // The filter must see what Effect's validation would hand it.
-    if (notAsValidated) throw undecided
-    notAsValidated = outer
-    return Option.isSome(ast.filter(value, AST.defaultParseOption, ast)) ? refused : step
+    return Option.isSome(ast.filter(validated, AST.defaultParseOption, ast)) ? refused : step
   }
 }
 
@@ -321,41 +327,42 @@ const compileTypeSide = (ast: AST.AST): TypeSide => {
 export type JsonEncoder = (value: unknown) => Either.Either<string, ParseResult.ParseError>
 
 /**
+ * The compiled walker alone: JSON text, or `undefined` when the value must take the slow path.
+ * `undefined` for the whole Schema when a shape is not supported.
+ */
+export const compileFast = (schema: Schema.Schema<any, any, never>): ((value: unknown) => string | undefined) | undefined => {
+  let fast: Encode
+  try {
+    fast = compileNode(schema.ast, new Map())
+  } catch (error) {
+    if (error instanceof Unsupported) return undefined
+    throw error
+  }
+  return (value) => {
+    refinementDepth = 0
+    notAsValidated = false
+    try {
+      const step = fast(value)
+      return typeof step === "string" ? step : undefined
+    } catch {
+      // Undecided, a Suspend reaching an unsupported shape, or a throwing filter or
+      // transformation: Effect's own encoder decides, throws included.
+      return undefined
+    }
+  }
+}
+
+/**
  * Compiles `schema` once. The result is `String(JSON.stringify(encoded))`: a Schema whose
  * encoded value is `undefined` yields the text `undefined`, as a template literal would.
  */
 export const compile = (schema: Schema.Schema<any, any, never>): JsonEncoder => {
   const slow = Schema.encodeEither(schema as Schema.Schema<unknown, unknown>)
   const viaSchema: JsonEncoder = (value) => Either.map(slow(value), (encoded) => String(JSON.stringify(encoded)))
-  let fast: Encode
-  try {
-    fast = compileNode(schema.ast, new Map())
-  } catch (error) {
-    if (error instanceof Unsupported) return viaSchema
-    throw error
-  }
+  const fast = compileFast(schema)
+  if (fast === undefined) return viaSchema
   return (value) => {
-    let step: Step
-    try {
-      refinementDepth = 0
-      notAsValidated = false
-      step = fast(value)
-    } catch {
-      // Undecided, a Suspend reaching an unsupported shape, or a throwing filter or
-      // transformation: Effect's own encoder decides, throws included.
-      return viaSchema(value)
-    }
-    return typeof step === "string" ? Either.right(step) : viaSchema(value)
-  }
-}
-
-/** Whether `compile` found every shape of `schema` supported (for tests and benchmarks). */
-export const isCompiled = (schema: Schema.Schema<any, any, never>): boolean => {
-  try {
-    compileNode(schema.ast, new Map())
-    return true
-  } catch (error) {
-    if (error instanceof Unsupported) return false
-    throw error
+    const json = fast(value)
+    return json === undefined ? viaSchema(value) : Either.right(json)
   }
 }
