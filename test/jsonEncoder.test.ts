@@ -206,6 +206,18 @@ describe("jsonEncoder", () => {
       for (const value of ["a", 1, true, null, "red", 3, { kind: "x", x: 1, y: "" }, { kind: "y", y: "s" }, { kind: "z" }, 2]) {
         expectSame(schema, value)
       }
+      const literals = Schema.Literal(0, "0", false, null, NaN)
+      for (const value of [0, -0, "0", false, null, NaN, undefined, "", 1]) expectSame(literals, value)
+      expectSame(Domain.Unit, "rps")
+      expectSame(Domain.Unit, "RPS")
+      // A required key may come through the prototype chain, Effect reads it there too; but the
+      // union looks its discriminating key up among the input's own keys only.
+      const inherited = Object.assign(Object.create({ x: 5 }), { kind: "x" })
+      expectSame(schema, inherited)
+      expect(JsonEncoder.compileFast(schema)!(inherited)).toBe(`{"kind":"x","x":5}`)
+      const inheritedKind = Object.assign(Object.create({ kind: "x" }), { x: 5 })
+      expectSame(schema, inheritedKind)
+      expect(Either.isLeft(compiled(schema)(inheritedKind))).toBe(true)
       // Both members accept and write different bytes: Effect's order decides, through the fallback.
       const overlapping = Schema.Union(Schema.Struct({ a: Schema.String }), Schema.Struct({ a: Schema.String, b: Schema.Number }))
       expectSame(overlapping, { a: "x", b: 1 })

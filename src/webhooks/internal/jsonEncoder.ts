@@ -131,8 +131,12 @@ const compileTypeLiteral = (ast: AST.TypeLiteral, memo: Map<AST.AST, Encode>): E
   const prefixes = names.map((name) => `${JSON.stringify(name)}:`)
   const encoders = properties.map((property) => compileNode(property.type, memo))
   const count = names.length
+  // A union tries every member: a missing key that cannot be undefined refuses the object early,
+  // before anything is encoded (read through the prototype chain, as Effect does).
+  const mustBeDefined = names.filter((_, i) => !optional[i] && refusesUndefined(properties[i]!.type))
   return (value) => {
     if (!isObject(value)) return refused
+    for (const name of mustBeDefined) if (value[name] === undefined) return refused
     let out = "{"
     let first = true
     for (let i = 0; i < count; i++) {
@@ -211,7 +215,20 @@ const compileTuple = (ast: AST.TupleType, memo: Map<AST.AST, Encode>): Encode =>
  * those that accept the value give the same bytes, the order cannot matter; otherwise undecided.
  */
 const compileUnion = (ast: AST.Union, memo: Map<AST.AST, Encode>): Encode => {
-  const members = ast.types.map((member) => compileNode(member, memo))
+  // Only literals (Unit, Severity): one lookup. NaN is left out, `===` never matches it.
+  if (ast.types.every((member) => AST.isLiteral(member) && typeof member.literal !== "bigint" && !Number.isNaN(member.literal))) {
+    const literals = new Map(ast.types.map((member) => [(member as AST.Literal).literal, compileNode(member, memo)(
+      (member as AST.Literal).literal
+    ) as string]))
+    return (value) => literals.get(value as AST.LiteralValue) ?? refused
+  }
+  const compiledMembers = ast.types.map((member) => compileNode(member, memo))
+  const keys = discriminatingKeys(ast.types)
+  const members = compiledMembers.map((encode, i): Encode => {
+    const key = keys[i]
+    // Effect only tries a member with a discriminating literal when that key is the input's own.
+    return key === undefined ? encode : (value) => hasOwn.call(value, key) ? encode(value) : refused
+  })
   return (value) => {
     let accepted: Step = refused
     const before = notAsValidated
@@ -226,6 +243,58 @@ const compileUnion = (ast: AST.Union, memo: Map<AST.AST, Encode>): Encode => {
     }
     notAsValidated = after
     return accepted
+  }
+}
+
+/**
+ * For each member, the key Effect's union looks up before trying it (its search tree puts a
+ * member with required literal properties in one bucket: the first literal no earlier member
+ * took, else its last one); `undefined` for a member it always tries.
+ */
+const discriminatingKeys = (members: ReadonlyArray<AST.AST>): Array<PropertyKey | undefined> => {
+  const taken = new Map<PropertyKey, Set<string>>()
+  return members.map((member) => {
+    const tags = literalProperties(member)
+    for (let j = 0; j < tags.length; j++) {
+      const [key, literal] = tags[j]!
+      const hash = String(literal)
+      let hashes = taken.get(key)
+      if (hashes === undefined) taken.set(key, hashes = new Set())
+      if (hashes.has(hash)) {
+        if (j < tags.length - 1) continue
+        return key
+      }
+      hashes.add(hash)
+      return key
+    }
+    return undefined
+  })
+}
+
+/** The required properties (or tuple elements) of a member whose type side is a literal. */
+const literalProperties = (ast: AST.AST): Array<readonly [PropertyKey, AST.LiteralValue]> => {
+  switch (ast._tag) {
+    case "Declaration":
+      if (Option.isSome(AST.getSurrogateAnnotation(ast))) throw new Unsupported()
+      return []
+    case "TypeLiteral":
+      return ast.propertySignatures.flatMap((property) => {
+        const type = AST.typeAST(property.type)
+        return AST.isLiteral(type) && !property.isOptional ? [[property.name, type.literal] as const] : []
+      })
+    case "TupleType":
+      return ast.elements.flatMap((element, i) => {
+        const type = AST.typeAST(element.type)
+        return AST.isLiteral(type) && !element.isOptional ? [[i, type.literal] as const] : []
+      })
+    case "Refinement":
+      return literalProperties(ast.from)
+    case "Suspend":
+      return literalProperties(ast.f())
+    case "Transformation":
+      return literalProperties(ast.to)
+    default:
+      return []
   }
 }
 
@@ -255,6 +324,28 @@ const compileRefinement = (ast: AST.Refinement, memo: Map<AST.AST, Encode>): Enc
       validated = result.right
     }
     return Option.isSome(ast.filter(validated, AST.defaultParseOption, ast)) ? refused : step
+  }
+}
+
+/** Whether every value of `ast` is defined (false when unsure). */
+const refusesUndefined = (ast: AST.AST): boolean => {
+  switch (ast._tag) {
+    case "StringKeyword":
+    case "NumberKeyword":
+    case "BooleanKeyword":
+    case "Literal":
+    case "Enums":
+    case "TypeLiteral":
+    case "TupleType":
+      return true
+    case "Refinement":
+      return refusesUndefined(ast.from)
+    case "Union":
+      return ast.types.every(refusesUndefined)
+    case "Transformation":
+      return refusesUndefined(ast.to)
+    default:
+      return false
   }
 }
 
