@@ -55,11 +55,8 @@ const compileNode = (ast: AST.AST, memo: Map<AST.AST, Encode>): Encode => {
   const known = memo.get(ast)
   if (known !== undefined) return known
   if (unsupportedAnnotations(ast)) throw new Unsupported()
-  // Registered before compiling children, so a Suspend cycle finds it.
-  let compiled: Encode | undefined
-  const encode: Encode = (value) => compiled!(value)
-  memo.set(ast, encode)
-  compiled = compileShape(ast, memo)
+  // No cycle can reach here while compiling: a Suspend compiles its target on first use.
+  const compiled = compileShape(ast, memo)
   memo.set(ast, compiled)
   return compiled
 }
@@ -85,7 +82,7 @@ const compileShape = (ast: AST.AST, memo: Map<AST.AST, Encode>): Encode => {
     case "Enums": {
       const values = ast.enums.map(([, value]) => value)
       return (value) => {
-        if (!values.includes(value as string | number)) return refused
+        if (!values.some((candidate) => candidate === value)) return refused
         return typeof value === "number" ? jsonNumber(value) : JSON.stringify(value)
       }
     }
@@ -430,6 +427,9 @@ export const compileFast = (schema: Schema.Schema<any, any, never>): ((value: un
     throw error
   }
   return (value) => {
+    // Saved for a filter or transformation that itself encodes with a compiled encoder.
+    const depth = refinementDepth
+    const flag = notAsValidated
     refinementDepth = 0
     notAsValidated = false
     try {
@@ -439,6 +439,9 @@ export const compileFast = (schema: Schema.Schema<any, any, never>): ((value: un
       // Undecided, a Suspend reaching an unsupported shape, or a throwing filter or
       // transformation: Effect's own encoder decides, throws included.
       return undefined
+    } finally {
+      refinementDepth = depth
+      notAsValidated = flag
     }
   }
 }
