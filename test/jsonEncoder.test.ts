@@ -242,6 +242,13 @@ describe("jsonEncoder", () => {
         Schema.filter((value) => Object.keys(value)[0] === "a")
       )
       expectSame(ordered, { b: 2, a: 1 })
+      const keyCount = Schema.Struct({ a: Schema.UndefinedOr(Schema.Number), b: Schema.optional(Schema.Number) }).pipe(
+        Schema.filter((value) => Object.keys(value).length === 1)
+      )
+      for (const value of [{ a: 1 }, {}, Object.create({ a: 1 }), { a: 1, b: 2 }, { b: 2 }, { a: undefined }]) {
+        expectSame(keyCount, value)
+      }
+      expect(compiled(keyCount)({})).toStrictEqual(Either.right(`{}`))
       expect(JsonEncoder.compileFast(ordered)!({ b: 2, a: 1 })).toBe(`{"a":1,"b":2}`)
     })
 

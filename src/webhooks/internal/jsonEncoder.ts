@@ -145,20 +145,30 @@ const compileTypeLiteral = (ast: AST.TypeLiteral, memo: Map<AST.AST, Encode>): E
       out += first ? prefixes[i] + step : "," + prefixes[i] + step
       first = false
     }
-    if (refinementDepth > 0 && !notAsValidated && !keysAsValidated(value, names)) notAsValidated = true
+    if (refinementDepth > 0 && !notAsValidated && !keysAsValidated(value, names, optional)) notAsValidated = true
     return out + "}"
   }
 }
 
-/** Own enumerable keys exactly the declared ones present, in declared order. */
-const keysAsValidated = (value: object, names: ReadonlyArray<string>): boolean => {
+/**
+ * Whether Effect's validated copy has the same keys in the same order: the enumerable keys are
+ * the declared ones present, in declared order, and a required key is the value's own (the copy
+ * gets every required key, even one read through the prototype chain or absent).
+ */
+const keysAsValidated = (value: object, names: ReadonlyArray<string>, optional: ReadonlyArray<boolean>): boolean => {
   let next = 0
+  const skipAbsent = () => {
+    while (next < names.length && !hasOwn.call(value, names[next]!)) {
+      if (!optional[next]) return false
+      next++
+    }
+    return true
+  }
   for (const key in value) {
-    while (next < names.length && !hasOwn.call(value, names[next]!)) next++
-    if (next === names.length || key !== names[next]) return false
+    if (!skipAbsent() || next === names.length || key !== names[next]) return false
     next++
   }
-  return true
+  return skipAbsent() && next === names.length
 }
 
 const compileRecord = (ast: AST.TypeLiteral, memo: Map<AST.AST, Encode>): Encode => {
