@@ -298,7 +298,7 @@ export const make = (
         })
       )
 
-    const claimRequest = { limit: 1, now: 0, room: state.room }
+    const claimRequest = { limit: 1, now: 0, webhooks: [...senders.keys()], room: state.room }
     const work: Effect.Effect<void> = Effect.suspend(() =>
       store.claim({ ...claimRequest, now: clock.unsafeCurrentTimeMillis() })
     ).pipe(
@@ -326,7 +326,10 @@ export const make = (
       const now = clock.unsafeCurrentTimeMillis()
       wakeups.wake(options.workers)
       rearm = Deferred.unsafeMake<void>(FiberId.none)
-      const next = yield* store.nextDueAfter(now).pipe(Effect.orElseSucceed(() => now + Duration.toMillis(storeErrorPause)))
+      const due = yield* store.nextDueAfter(now).pipe(Effect.orElseSucceed(() => now + Duration.toMillis(storeErrorPause)))
+      // A store shared with other processes is looked at again at least every poll interval.
+      const poll = store.pollInterval === undefined ? undefined : now + Duration.toMillis(store.pollInterval)
+      const next = due === undefined ? poll : poll === undefined ? due : Math.min(due, poll)
       state.wakeAt = next ?? Number.POSITIVE_INFINITY
       if (next === undefined) return yield* Deferred.await(rearm)
       yield* Effect.raceFirst(Effect.sleep(next - now), Deferred.await(rearm))

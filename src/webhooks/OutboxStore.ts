@@ -10,6 +10,7 @@
  * @since 0.2.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -60,6 +61,8 @@ export interface ClaimRequest {
   /** At most this many jobs. */
   readonly limit: number
   readonly now: number
+  /** The webhooks the caller delivers: a job of any other webhook is left for another process. */
+  readonly webhooks: ReadonlyArray<string>
   /**
    * How many more jobs of a webhook the caller can take now (its `max_in_flight` less what it has
    * in flight): a webhook with no room is skipped, so its jobs never block the others'.
@@ -84,6 +87,11 @@ export type Unfinished = ReadonlyMap<string, number>
 export interface Service {
   /** `memory` loses what it holds with the process; the others keep it. */
   readonly durable: boolean
+  /**
+   * How often an idle engine looks for work it was not told about (jobs other processes
+   * enqueued, leases that expired). `undefined`: never, every job comes through this process.
+   */
+  readonly pollInterval: Duration.Duration | undefined
   /** Jobs it holds at most before `enqueue` refuses more (a durable store: as many as it can). */
   readonly capacity: number
   /**
@@ -112,6 +120,69 @@ export interface Service {
 }
 
 export class OutboxStore extends Context.Tag("servo-webhooks/OutboxStore")<OutboxStore, Service>() {}
+
+// ---------------------------------------------------------------------------------------------
+// The operator's view of a durable store (`servo webhooks deliveries ...`).
+// ---------------------------------------------------------------------------------------------
+
+export type DeliveryStatus = "pending" | "delivered" | "failed"
+
+/** A delivery as the operator commands list it. */
+export interface DeliverySummary {
+  readonly id: string
+  readonly webhook: string
+  readonly event: string
+  readonly status: DeliveryStatus
+  readonly attempts: number
+  readonly createdAt: number
+  /** Pending: when the next attempt may start. */
+  readonly dueAt: number
+  /** When the status last changed. */
+  readonly updatedAt: number
+  readonly lastError: string | undefined
+  /** Pending and held by a worker until then. */
+  readonly leaseUntil: number | undefined
+}
+
+/** One delivery whole: its body and every attempt. */
+export interface DeliveryDetail extends DeliverySummary {
+  readonly body: Uint8Array
+  readonly history: ReadonlyArray<Attempt>
+}
+
+export interface ListFilter {
+  /** Default `pending`; `all` lists every status. */
+  readonly status?: DeliveryStatus | "all"
+  readonly webhook?: string
+  /** Default 50, newest first. */
+  readonly limit?: number
+}
+
+export type ResendRequest =
+  | { readonly _tag: "Ids"; readonly ids: ReadonlyArray<string> }
+  | { readonly _tag: "Failed"; readonly webhook?: string; /** Failed at or after (epoch ms). */ readonly since?: number }
+
+export interface PurgeRequest {
+  /** Finished before this instant (epoch ms). */
+  readonly before: number
+  /** Default: both delivered and failed; pending deliveries are never purged. */
+  readonly status?: "delivered" | "failed"
+}
+
+/**
+ * What a durable store offers operators: read, resend (the same id and body, due now, attempts
+ * kept in the history) and purge. The memory store has none of it.
+ */
+export interface Admin {
+  readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<DeliverySummary>, OutboxStoreError>
+  readonly show: (id: string) => Effect.Effect<DeliveryDetail | undefined, OutboxStoreError>
+  /** Returns the ids made pending again (an unknown or pending id is skipped). */
+  readonly resend: (request: ResendRequest) => Effect.Effect<ReadonlyArray<string>, OutboxStoreError>
+  /** Returns how many deliveries were deleted. */
+  readonly purge: (request: PurgeRequest) => Effect.Effect<number, OutboxStoreError>
+}
+
+export class OutboxAdmin extends Context.Tag("servo-webhooks/OutboxStore/Admin")<OutboxAdmin, Admin>() {}
 
 export class OutboxStoreError extends Schema.TaggedError<OutboxStoreError>()("OutboxStoreError", {
   store: Schema.String,
@@ -262,6 +333,7 @@ export const makeMemory = (options: { readonly capacity?: number } = {}): Effect
     const state = new MemoryState(capacity)
     return {
       durable: false,
+      pollInterval: undefined,
       capacity,
       enqueue: (jobs) => Effect.sync(() => state.enqueue(jobs)),
       claim: (request) => Effect.sync(() => state.claim(request)),
