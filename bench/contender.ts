@@ -10,7 +10,7 @@
  * | ours | `dispatch` → one after webhook, ≤ 64 outstanding | `dispatch(adjust)` → one before webhook |
  * | ours4 | `dispatch` → four after webhooks, ≤ 64 outstanding | |
  * | stock | ours with `NodeHttpClient.layerUndici` | |
- * | bus, bus+webhooks | ns per `dispatch(describe)` without the connector / with 50 webhooks on other events | |
+ * | bus, bus+webhooks | ns per `dispatch(describe)` without the connector / with 50 webhooks on other events (fastest of 5 batches) | |
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -117,8 +117,14 @@ const bus = async (settings: Settings, url: string, withWebhooks: boolean): Prom
     )
     : servo.busAlone()
   try {
-    await servo.describeLoop(runtime, Math.floor(settings.dispatches / 4))
-    return { dispatch_ns: await servo.describeLoop(runtime, settings.dispatches) }
+    // Five batches after a warm-up one; the fastest is the least disturbed by other processes.
+    const batch = Math.floor(settings.dispatches / 5)
+    const batches: Array<number> = []
+    for (let i = -1; i < 5; i++) {
+      const ns = await servo.describeLoop(runtime, batch)
+      if (i >= 0) batches.push(ns)
+    }
+    return { dispatch_ns: Math.min(...batches) }
   } finally {
     await runtime.dispose()
   }

@@ -1,8 +1,10 @@
 /**
- * What every part of `npm run bench` shares: summaries of samples, and running a contender in a
- * process of its own, rounds alternating. Nothing here knows what is measured.
+ * What the bench scripts share: summaries of samples, the receiver's process, and running a
+ * contender in a process of its own, rounds alternating. Nothing here knows what is measured.
  */
 import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { fileURLToPath } from "node:url"
 
 export const log = (line: string): void => {
   process.stderr.write(`${line}\n`)
@@ -78,4 +80,19 @@ export const alternate = async <K extends string, A>(
     }
   }
   return results
+}
+
+/**
+ * Starts `httpReceiver.ts` in a process of its own (pinned to the CPUs `pinTo` lists, with
+ * `taskset`, when given) and resolves with its origin. However this process ends, it goes too.
+ */
+export const startReceiver = async (pinTo?: string): Promise<{ readonly origin: string; readonly stop: () => void }> => {
+  const script = fileURLToPath(new URL("./httpReceiver.js", import.meta.url))
+  const [command, args] = pinTo === undefined
+    ? [process.execPath, [script]]
+    : ["taskset", ["-c", pinTo, process.execPath, script]]
+  const receiver = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] })
+  process.on("exit", () => receiver.kill("SIGKILL"))
+  const [port] = (await once(receiver.stdout!, "data")) as [Buffer]
+  return { origin: `http://127.0.0.1:${port.toString().trim()}`, stop: () => receiver.kill("SIGTERM") }
 }

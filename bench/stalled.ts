@@ -39,7 +39,7 @@ const dispatchMeasures = (runtime: Runtime, count: number) =>
 
 // Warm-up (JIT) on the same code paths, with a receiver that answers; then the stalled connector.
 const warm = servo(`${origin}/hook`, [{ name: "warm", event: "after:measure" }], UndiciHttpClient.layer)
-await pacedAfterMeasure(warm, 2_000, 1)
+await pacedAfterMeasure(warm, 1_000, 1)
 await warm.dispose()
 
 const runtime = servo(
