@@ -20,7 +20,7 @@ const quick = process.argv.includes("--quick")
 const rounds = quick ? 3 : 5
 const child: Settings = quick
   ? { deliveries: 2_000, latencySamples: 300, dispatches: 10_000 }
-  : { deliveries: 20_000, latencySamples: 2_000, dispatches: 100_000 }
+  : { deliveries: 10_000, latencySamples: 2_000, dispatches: 50_000 }
 const cliStarts = quick ? 5 : 11
 // Memory figures barely move between runs (±1 %), and one run costs seconds: once when quick.
 const stalledRuns = quick ? 1 : 3
