@@ -22,7 +22,7 @@ export const contenders = ["raw", "floor", "ours", "ours4", "stock", "bus", "bus
 export type Contender = typeof contenders[number]
 
 export interface Settings {
-  /** Deliveries per throughput measurement (the warm-up sends a quarter as many first). */
+  /** Deliveries per throughput measurement (the warm-up sends a quarter as many, 1,000 at least, first). */
   readonly deliveries: number
   readonly latencySamples: number
   readonly dispatches: number
@@ -36,9 +36,9 @@ export interface Measured {
   readonly dispatch_ns?: number
 }
 
-/** Measures `run` delivering `deliveries`, after a warm-up run of a quarter as many. */
+/** Measures `run` delivering `deliveries`, after a warm-up run of a quarter as many (1,000 at least). */
 const throughput = async (deliveries: number, run: (deliveries: number) => Promise<void>) => {
-  await run(Math.max(500, Math.floor(deliveries / 4)))
+  await run(Math.max(1_000, Math.floor(deliveries / 4)))
   const cpu = process.cpuUsage()
   const start = performance.now()
   await run(deliveries)
@@ -91,10 +91,11 @@ const ours = async (
   const gate = options.latency ? [{ name: "gate", event: "before:adjust" }] : []
   const runtime = servo.servo(url, [...hooks, ...gate], client, { workers: concurrency })
   try {
-    const events = Math.round(settings.deliveries / options.hooks)
+    // Every event is delivered `hooks` times, so the count is a whole number of events.
+    const deliveries = Math.ceil(settings.deliveries / options.hooks) * options.hooks
     const measured = await throughput(
-      events * options.hooks,
-      (deliveries) => servo.pacedAfterMeasure(runtime, Math.round(deliveries / options.hooks), options.hooks)
+      deliveries,
+      (count) => servo.pacedAfterMeasure(runtime, Math.ceil(count / options.hooks), options.hooks)
     )
     return {
       throughput: measured,
