@@ -1,7 +1,8 @@
 /**
  * What the bench sends, and the two baselines that send it without servo-webhooks:
  *
- * - `rawPost`: an `undici.request` POST of bytes made once — the bare cost of HTTP;
+ * - `rawPost`: an `undici.request` POST of bytes made once, over at most 64 keep-alive
+ *   connections like ours — the bare cost of HTTP;
  * - `floorPost`: what any webhook sender has to do per delivery, done the cheapest honest way — a
  *   fresh id (from a pooled random buffer), `JSON.stringify` of the same payload as ours, an
  *   HMAC-SHA256 `webhook-signature` over `id.timestamp.body` — then the same POST. Written with
@@ -74,8 +75,13 @@ export const beforeAdjust: Delivery = deliveryOf(
   bodyOf({ event: CoreEvents.adjust, preposition: "before", params: adjustParams })
 )
 
+// The connections ours gets from `UndiciHttpClient.layer`: keep-alive, 64 per origin. (undici's
+// global dispatcher has no cap, and opened about two per loop here: the anchor would pay for
+// connections ours never opens.)
+const dispatcher = new undici.Agent({ connections: concurrency })
+
 const post = async (url: string, headers: Record<string, string>, body: Uint8Array): Promise<void> => {
-  const response = await undici.request(url, { method: "POST", headers, body })
+  const response = await undici.request(url, { method: "POST", headers, body, dispatcher })
   await response.body.dump()
   if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`)
 }
