@@ -117,6 +117,7 @@ export interface Stats {
   readonly invalid: number
   readonly unsigned: number
   readonly unchecked: number
+  /** Answered with a cancellation, the receiver's own or one a `Respond` decision relays. */
   readonly cancelled: number
 }
 
@@ -159,6 +160,14 @@ export const respond = (
 /** The status a decision is answered with. */
 export const statusOf = (decision: Decision): number =>
   decision._tag === "Accept" ? 204 : decision._tag === "Cancel" ? 200 : decision.status
+
+/** A cancellation, made here or relayed (`Respond` with the cancel content type, as from a forwarded app). */
+const isCancellation = (decision: Decision): boolean =>
+  decision._tag === "Cancel" ||
+  (decision._tag === "Respond" && decision.status === 200 &&
+    Object.entries(decision.headers).some(([name, value]) =>
+      name.toLowerCase() === "content-type" && value.startsWith(cancelContentType)
+    ))
 
 const framingHeaders = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
 
@@ -281,7 +290,7 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
           stats.unchecked++
           break
       }
-      if (decision._tag === "Cancel") stats.cancelled++
+      if (isCancellation(decision)) stats.cancelled++
     }
 
     const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
@@ -423,16 +432,17 @@ const cut = (text: string) => text.length > maxBody ? `${text.slice(0, maxBody -
  *
  * What came from the network (the event, the id, the body, a signature's detail) has its control
  * characters escaped (`\x1b`): printed to a terminal, a delivery cannot clear the screen or forge
- * a line.
+ * a line. `note` is said after the answer: `→ 503 (failing on purpose)`.
  */
-export const formatDelivery = (delivery: Delivery): string =>
+export const formatDelivery = (delivery: Delivery, note?: string): string =>
   untrusted(
     [
       clock(delivery.receivedAt),
       delivery.event,
       delivery.id ?? "(no id)",
       formatSignature(delivery.signature),
-      delivery.decision._tag === "Cancel" ? `→ cancelled: ${delivery.decision.reason}` : `→ ${delivery.status}`,
+      (delivery.decision._tag === "Cancel" ? `→ cancelled: ${delivery.decision.reason}` : `→ ${delivery.status}`) +
+      (note === undefined ? "" : ` (${note})`),
       compactBody(delivery)
     ].join("  ")
   )
