@@ -213,8 +213,9 @@ webhooks:
       const config = senderConfig(url, `  - { name: hurried, event: after:describe, target: "${url}", backoff: false, request_timeout: 200ms }`)
       const ran = yield* servo("webhooks", "trigger", "after:describe", "--config", config)
       expect(outcome(ran)).toBe("failed: no answer within 200ms")
-      // The delivery is printed once its (late) answer is out.
+      // The delivery is printed once its answer is due, saying that no one was left to get it.
       yield* waitFor(child, /after:describe/)
+      expect(lines(child).at(-1)).toMatch(/ {2}after:describe {2}\S+ {2}unsigned {2}→ 204 \(too late: the sender had hung up\) {2}/)
     }))
 
   it.scopedLive("--fail-rate P with --seed fails the same attempts on every run: those the seeded draws put below P", () =>

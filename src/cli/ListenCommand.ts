@@ -574,17 +574,21 @@ const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly,
   const decide = (request: Receiver.Request) =>
     Effect.gen(function*() {
       const receivedAt = new Date()
-      const done = (decision: Receiver.Decision, extra: Partial<Omit<Report, "delivery">> = {}) =>
-        Effect.as(
+      const done = (decision: Receiver.Decision, extra: Partial<Omit<Report, "delivery">> = {}) => {
+        // An answer after the sender's request timeout reaches no one: say so rather than imply it did.
+        const late = request.hungUp?.() === true ? "too late: the sender had hung up" : undefined
+        const note = extra.note === undefined ? late : late === undefined ? extra.note : `${extra.note}; ${late}`
+        return Effect.as(
           print({
             delivery: { ...request, receivedAt, decision, status: ReceiverModule.statusOf(decision) },
-            note: extra.note,
+            note,
             brief: extra.brief ?? false,
             forwarded: extra.forwarded,
             target: shownTarget
           }),
           decision
         )
+      }
 
       if (accepted !== undefined && !matchesAny(accepted, request.event)) {
         yield* Ref.update(counts, (c) => ({ ...c, notSelected: c.notSelected + 1 }))

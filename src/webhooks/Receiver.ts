@@ -61,6 +61,11 @@ export interface Request {
   /** The body parsed as JSON, `undefined` when it is not JSON. */
   readonly json: unknown
   readonly signature: SignatureCheck
+  /**
+   * Whether the sender has closed the connection without waiting for the answer (its request
+   * timeout passed): a policy that takes time can see that its answer will reach no one.
+   */
+  readonly hungUp?: () => boolean
 }
 
 /**
@@ -319,6 +324,10 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
         const body = Buffer.concat(chunks)
         const headers = flattenHeaders(request.headers)
         const json = parseJson(body.toString("utf8"))
+        let hungUp = false
+        response.once("close", () => {
+          if (!response.writableEnded) hungUp = true
+        })
         const received: Request = {
           event: eventOf(headers, json),
           id: headers["webhook-id"],
@@ -326,7 +335,8 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
           headers,
           body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
           json,
-          signature: checkSignature(keys, headers, body, options.toleranceSeconds)
+          signature: checkSignature(keys, headers, body, options.toleranceSeconds),
+          hungUp: () => hungUp
         }
         const decided = Effect.suspend(() => {
           const decision = policy(received)
