@@ -162,10 +162,12 @@ describe("Receiver: policies that return an Effect, and any answer", () => {
       const sending = yield* Effect.fork(send(receiver.url))
       yield* Deferred.await(asked)
       expect(yield* Fiber.poll(sending)).toEqual(Option.none())
-      expect((yield* receiver.stats).received).toBe(0)
+      // Counted as it arrives; the cancellation once it is answered.
+      expect(yield* receiver.stats).toMatchObject({ received: 1, unsigned: 1, cancelled: 0 })
       yield* Deferred.succeed(gate, Receiver.cancel("decided later"))
       const { outcome } = yield* Fiber.join(sending)
       expect(outcome).toMatchObject({ _tag: "Cancelled", reason: "decided later" })
+      expect(yield* receiver.stats).toMatchObject({ received: 1, cancelled: 1 })
     }))
 
   it.scopedLive("a policy that fails, dies or throws is answered 500 with what went wrong", () =>

@@ -279,7 +279,8 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
     // Callbacks run on fibers the receiver owns: interrupted, not leaked, when its scope closes.
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const onDelivery = options.onDelivery
-    const count = (signature: SignatureCheck, decision: Decision) => {
+    // A delivery counts when it arrives (a slow policy must not hide it), a cancellation once answered.
+    const count = (signature: SignatureCheck) => {
       stats.received++
       switch (signature._tag) {
         case "Verified":
@@ -295,7 +296,6 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
           stats.unchecked++
           break
       }
-      if (isCancellation(decision)) stats.cancelled++
     }
 
     const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
@@ -338,6 +338,7 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
           signature: checkSignature(keys, headers, body, options.toleranceSeconds),
           hungUp: () => hungUp
         }
+        count(received.signature)
         const decided = Effect.suspend(() => {
           const decision = policy(received)
           return Effect.isEffect(decision) ? decision : Effect.succeed(decision)
@@ -350,7 +351,7 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
         // Run on a fiber the receiver owns; a plain Decision is answered before `run` returns.
         run(Effect.flatMap(decided, (decision) => {
           answer(response, decision)
-          count(received.signature, decision)
+          if (isCancellation(decision)) stats.cancelled++
           return onDelivery === undefined
             ? Effect.void
             : onDelivery({ ...received, receivedAt: new Date(), decision, status: statusOf(decision) })
