@@ -585,3 +585,16 @@ webhooks:
       expect(text([...signingKey.stderr, ...publicAsSecret.stderr])).not.toContain(keySecrets[0])
     }))
 })
+
+describe("the config files the README runs", () => {
+  it("examples/secure.yaml lists as the README shows; slow.yaml and stuck.yaml are valid", async () => {
+    const readme = fs.readFileSync("README.md", "utf8")
+    const list = await runServo(["webhooks", "list", "--config", "examples/secure.yaml"])
+    expect(list.code).toBe(0)
+    expect(readme).toContain(`$ servo webhooks list --config secure.yaml\n${list.stdout}\`\`\``)
+    for (const [file, valid] of [["examples/slow.yaml", "valid: 2 webhooks"], ["examples/stuck.yaml", "valid: 1 webhook"]]) {
+      const ran = await runServo(["webhooks", "validate", "--config", file!])
+      expect({ file, code: ran.code, stdout: ran.stdout }).toEqual({ file, code: 0, stdout: `${valid}\n` })
+    }
+  })
+})
