@@ -15,6 +15,7 @@ import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
@@ -402,8 +403,8 @@ const bodyText = (body: Uint8Array, max: number) => {
 }
 
 /** `204`, `200 cancelled: reason`, `500 {"error":...}`: the app's answer in a few words. */
-const answerText = (CancelType: string, status: number, headers: Readonly<Record<string, string>>, body: Uint8Array) => {
-  if ((headers["content-type"] ?? "").startsWith(CancelType)) {
+const answerText = (cancelType: string, status: number, headers: Readonly<Record<string, string>>, body: Uint8Array) => {
+  if ((headers["content-type"] ?? "").startsWith(cancelType)) {
     try {
       const reason = (JSON.parse(Buffer.from(body).toString("utf8")) as { reason?: unknown }).reason
       if (typeof reason === "string") return `${status} cancelled: ${reason}`
@@ -417,7 +418,7 @@ const answerText = (CancelType: string, status: number, headers: Readonly<Record
 
 const formatText = (
   ReceiverModule: typeof import("../webhooks/Receiver.js"),
-  CancelType: string,
+  cancelType: string,
   redactUrl: (url: string) => string,
   redacted: ReadonlyArray<string>,
   verbose: boolean,
@@ -443,7 +444,7 @@ const formatText = (
     lines.push(
       forwarded._tag === "Answered"
         ? `  ↳ ${report.target} → ${
-          untrusted(answerText(CancelType, forwarded.status, forwarded.headers, forwarded.body))
+          untrusted(answerText(cancelType, forwarded.status, forwarded.headers, forwarded.body))
         }  (${forwarded.millis} ms)`
         : `  ↳ ${report.target} failed: ${untrusted(forwarded.reason)} → answered ${delivery.status}`
     )
@@ -519,14 +520,14 @@ const formatJson = (redactUrl: (url: string) => string, redacted: ReadonlyArray<
 /** Counts the summary adds to the receiver's. */
 interface Counts {
   /** Attempts seen per delivery id, for `--fail-first`. */
-  readonly attempts: ReadonlyMap<string, number>
+  readonly attempts: HashMap.HashMap<string, number>
   readonly notSelected: number
   readonly failedOnPurpose: number
   readonly forwarded: number
   readonly forwardFailed: number
 }
 
-const initialCounts: Counts = { attempts: new Map(), notSelected: 0, failedOnPurpose: 0, forwarded: 0, forwardFailed: 0 }
+const initialCounts: Counts = { attempts: HashMap.empty(), notSelected: 0, failedOnPurpose: 0, forwarded: 0, forwardFailed: 0 }
 
 /** Runs until interrupted; the receiver stops, and a summary is printed, when the scope closes. */
 const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly, options: ListenOptions) {
@@ -606,8 +607,8 @@ const listen = Effect.fn("WebhooksCommand.listen")(function*(assembly: Assembly,
       }
       const attempt = yield* Ref.modify(counts, (c) => {
         const id = request.id ?? "(no id)"
-        const n = (c.attempts.get(id) ?? 0) + 1
-        return [n, { ...c, attempts: new Map(c.attempts).set(id, n) }] as const
+        const n = Option.getOrElse(HashMap.get(c.attempts, id), () => 0) + 1
+        return [n, { ...c, attempts: HashMap.set(c.attempts, id, n) }] as const
       })
       // Drawn for every attempt, so that a seed gives the same sequence whatever else is set.
       const draw = broken.failRate === undefined ? 1 : yield* random.next
