@@ -253,15 +253,13 @@ webhooks:
         [["--cancel-events", "before:adjust"], "error: --cancel-events chooses which events --cancel answers; give --cancel REASON too"],
         [["--secret-env", "SERVO_TEST_LISTEN_UNSET"], "error: --secret-env: environment variable SERVO_TEST_LISTEN_UNSET is not set"]
       ]
-      for (const [args, message] of cases) {
-        const ran = yield* Effect.promise(() => runServo(["webhooks", "listen", "--port", "0", ...args]))
-        expect({ args, code: ran.code, stdout: ran.stdout, stderr: ran.stderr }).toEqual({
-          args,
-          code: 1,
-          stdout: "",
-          stderr: `${message}\n`
-        })
-      }
+      // In parallel: each is a process start-up, and they share nothing.
+      const ran = yield* Effect.promise(() =>
+        Promise.all(cases.map(([args]) => runServo(["webhooks", "listen", "--port", "0", ...args])))
+      )
+      expect(ran.map(({ code, stderr, stdout }, i) => ({ args: cases[i]![0], code, stdout, stderr }))).toEqual(
+        cases.map(([args, message]) => ({ args, code: 1, stdout: "", stderr: `${message}\n` }))
+      )
     }))
 })
 
