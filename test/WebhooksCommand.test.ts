@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { type Ran, removeTempDirs, servo, servoFork, tempDir, text, waitForLine, writeConfig } from "./support/cli.js"
+import { type Ran, removeTempDirs, servo, tempDir, text, writeConfig } from "./support/cli.js"
 import { closedPort, receiver as testReceiver, status } from "./support/receiver.js"
 
 // Distinctive secret values: none may ever show up in anything a command prints.
@@ -675,114 +674,6 @@ webhooks:
     }))
 })
 
-describe("servo webhooks listen", () => {
-  it.live("prints each delivery as it arrives, verifies signatures, cancels before events with --cancel", () =>
-    Effect.gen(function*() {
-      const listening = yield* servoFork(
-        "webhooks", "listen", "--port", "0", "--secret", secret, "--cancel", "not during the sale",
-        "--config", path.join(tempDir(), "absent.yaml")
-      )
-      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
-      expect(listening.output.stdout.slice(0, 3)).toEqual([
-        `listening on ${url} (Ctrl-C to stop)`,
-        "  signatures: verified with 1 whsec_ secret (v1)",
-        "  answers:    cancels before:* with \"not during the sale\", 204 otherwise"
-      ])
-
-      const cancelled = yield* servo("webhooks", "trigger", "before:adjust", url!, "--secret", secret)
-      expect(cells(cancelled.stdout[0]!.split("\n")[1]!)[1]).toBe("cancelled: not during the sale")
-      const unsigned = yield* servo("webhooks", "trigger", "after:measure", url!)
-      expect(cells(unsigned.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
-      const forged = yield* servo("webhooks", "trigger", "after:adjust", url!, "--secret", otherSecret)
-      expect(cells(forged.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
-
-      yield* waitForLine(listening.output.stdout, /after:adjust/)
-      const deliveries = listening.output.stdout.slice(3)
-      expect(deliveries).toHaveLength(3)
-      expect(deliveries[0]).toMatch(
-        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified \(v1\) {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
-      )
-      expect(deliveries[1]).toMatch(/^\S+ {2}after:measure {2}msg_[\w-]{22} {2}unsigned {2}→ 204 {2}\{"parameters":.*"results":/)
-      expect(deliveries[2]).toMatch(/^\S+ {2}after:adjust {2}msg_[\w-]{22} {2}INVALID \(no_matching_signature: .*\) {2}→ 204 /)
-
-      yield* Fiber.interrupt(listening.fiber)
-      expect(listening.output.stdout.at(-1)).toBe(
-        "stopped: 3 deliveries received (1 verified, 1 invalid, 1 unsigned, 0 unchecked), 1 cancelled"
-      )
-      expectNoSecrets(listening.output, cancelled, unsigned, forged)
-    }))
-
-  it.live("--events chooses what --cancel answers", () =>
-    Effect.gen(function*() {
-      const listening = yield* servoFork("webhooks", "listen", "--port", "0", "--cancel", "stop", "--events", "after:measure")
-      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (\S+) /)
-      const after = yield* servo("webhooks", "trigger", "after:measure", url!)
-      const before = yield* servo("webhooks", "trigger", "before:adjust", url!)
-      yield* Fiber.interrupt(listening.fiber)
-      expect(cells(after.stdout[0]!.split("\n")[1]!)[1]).toBe("cancelled: stop")
-      expect(cells(before.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
-      expect(listening.output.stdout[2]).toBe("  answers:    cancels after:measure with \"stop\", 204 otherwise")
-      expect(listening.output.stdout.filter((line) => line.includes("  unchecked  ") || line.includes("  unsigned  ")))
-        .toHaveLength(2)
-    }))
-
-  it.live("bad options are one line and exit 1", () =>
-    Effect.gen(function*() {
-      expect(yield* servo("webhooks", "listen", "--port", "0", "--events", "before:adjust")).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: ["error: --events chooses which events --cancel answers; give --cancel REASON too"]
-      })
-      expect(yield* servo("webhooks", "listen", "--port", "0", "--cancel", "x", "--events", "adjust")).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: ["error: --events adjust: missing preposition: expected before:adjust or after:adjust"]
-      })
-      const badKey = yield* servo("webhooks", "listen", "--port", "0", "--secret", "whsec_tooshort")
-      expect(badKey.code).toBe(1)
-      expect(badKey.stderr).toHaveLength(1)
-      expect(badKey.stderr[0]).toMatch(/^error: --secret: /)
-      expect(badKey.stderr[0]).not.toContain("tooshort")
-    }))
-
-  it.live("an empty --secret or --public-key, or a bare --secret, is refused with one line: it would turn checking off", () =>
-    Effect.gen(function*() {
-      for (
-        const args of [["--secret", ""], ["--secret"], ["--public-key", ""], ["--public-key"], ["--secret", "  "]]
-      ) {
-        const listening = yield* servoFork("webhooks", "listen", "--port", "0", ...args)
-        // Whichever comes first: the command ending, or a receiver that started anyway.
-        const outcome = yield* Effect.raceFirst(
-          Fiber.join(listening.fiber),
-          Effect.as(waitForLine(listening.output.stdout, /^listening on /), "listening" as const)
-        )
-        yield* listening.stop
-        expect(outcome, args.join(" ")).toBe(1)
-        expect(listening.output.stdout).toEqual([])
-        expect(listening.output.stderr, args.join(" ")).toEqual([
-          expect.stringMatching(new RegExp(`^error: ${args[0]}: .*empty`))
-        ])
-      }
-    }))
-
-  it.live("a port in use: one line, exit 1", () =>
-    Effect.gen(function*() {
-      const taken = yield* Receiver.make()
-      const ran = yield* servo("webhooks", "listen", "--port", String(taken.port))
-      expect(ran).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: [
-          `error: cannot listen on 127.0.0.1:${taken.port}: the address is already in use (choose another --port, or 0 for any free port)`
-        ]
-      })
-      // A port out of range: Node throws at once rather than emitting an error; still one line.
-      const outOfRange = yield* servo("webhooks", "listen", "--port", "70000")
-      expect(outOfRange).toMatchObject({ code: 1, stdout: [] })
-      expect(outOfRange.stderr).toEqual([expect.stringMatching(/^error: cannot listen on 127\.0\.0\.1:70000: /)])
-    }).pipe(Effect.scoped))
-})
-
 describe("servo webhooks keys", () => {
   const table = (ran: Ran) => ran.stdout.join("\n").split("\n").map(cells)
 
@@ -824,73 +715,6 @@ describe("servo webhooks keys", () => {
       const headers = Signature.signHeaders([signingKey], message)
       expect(headers["webhook-signature"]).toMatch(/^v1a,/)
       expect(Either.getOrThrow(Signature.verify([publicKey], { headers, body: message.body })).scheme).toBe("v1a")
-    }))
-})
-
-describe("servo webhooks listen: Ed25519 and several keys", () => {
-  const pairA = Signature.generateKeyPair()
-  const pairB = Signature.generateKeyPair()
-  const stranger = Signature.generateKeyPair()
-  const keySecrets = [pairA.signingKey, pairB.signingKey, stranger.signingKey].map((key) => key.slice(5))
-
-  it.live("--public-key verifies v1a, --secret v1, several of each; each delivery says which, or INVALID, or unsigned", () =>
-    Effect.gen(function*() {
-      const listening = yield* servoFork(
-        "webhooks", "listen", "--port", "0",
-        "--secret", otherSecret, "--secret", secret,
-        "--public-key", pairA.publicKey, "--public-key", pairB.publicKey
-      )
-      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
-      expect(listening.output.stdout[1]).toBe("  signatures: verified with 2 whsec_ secrets (v1) and 2 whpk_ public keys (v1a)")
-      const config = writeConfig(`
-webhooks:
-  - { name: ed, event: before:adjust, target: "${url}ed", signing_key: ${pairB.signingKey}, backoff: false }
-  - { name: rotating, event: after:measure, target: "${url}hmac", secret: [whsec_c3RhbGUgc2VjcmV0LCBhdCBsZWFzdCAyNCBieXRlcw==, ${secret}] }
-  - { name: stranger, event: after:adjust, target: "${url}stranger", signing_key: ${stranger.signingKey} }
-  - { name: plain, event: after:describe, target: "${url}plain" }
-`)
-      const runs: Array<Ran> = []
-      for (const event of ["before:adjust", "after:measure", "after:adjust", "after:describe"]) {
-        const ran = yield* servo("webhooks", "trigger", event, "--config", config)
-        expect(ran.code).toBe(0)
-        runs.push(ran)
-        yield* waitForLine(listening.output.stdout, new RegExp(`  ${event}  `))
-      }
-      const deliveries = listening.output.stdout.slice(3)
-      expect(deliveries.map((line) => line.split("  ").slice(1, 4).filter((_, i) => i !== 1))).toEqual([
-        ["before:adjust", "verified (v1a)"],
-        ["after:measure", "verified (v1)"],
-        ["after:adjust", expect.stringMatching(/^INVALID \(no_matching_signature: .*1 v1a.*2 whsec_ secrets, 2 whpk_ public keys\)\)$/)],
-        ["after:describe", "unsigned"]
-      ])
-      yield* Fiber.interrupt(listening.fiber)
-      expect(listening.output.stdout.at(-1)).toBe(
-        "stopped: 4 deliveries received (2 verified, 1 invalid, 1 unsigned, 0 unchecked), 0 cancelled"
-      )
-      const all = text([...listening.output.stdout, ...listening.output.stderr, ...runs.flatMap((r) => [...r.stdout, ...r.stderr])])
-      for (const value of [...secrets, ...keySecrets]) expect(all).not.toContain(value)
-    }))
-
-  it.live("a key given to the wrong option: one line with a hint, exit 1, the key never echoed", () =>
-    Effect.gen(function*() {
-      const signingKey = yield* servo("webhooks", "listen", "--port", "0", "--public-key", pairA.signingKey)
-      expect(signingKey).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: [
-          "error: --public-key: invalid webhook key: expected whpk_ but this is a whsk_ signing key; a signing key stays with the servo: give its whpk_ public key (servo webhooks keys --ed25519 prints both)"
-        ]
-      })
-      const publicAsSecret = yield* servo("webhooks", "listen", "--port", "0", "--secret", pairA.publicKey)
-      expect(publicAsSecret).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: ["error: --secret: invalid webhook key: expected whsec_ but this is a whpk_ public key; give a whpk_ public key with --public-key"]
-      })
-      const bad = yield* servo("webhooks", "listen", "--port", "0", "--public-key", "whpk_AAAA")
-      expect(bad.code).toBe(1)
-      expect(bad.stderr[0]).toMatch(/^error: --public-key: invalid webhook key: expected whpk_ followed by base64 of 32 bytes/)
-      expect(text([...signingKey.stderr, ...publicAsSecret.stderr])).not.toContain(keySecrets[0])
     }))
 })
 
