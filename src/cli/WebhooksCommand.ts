@@ -1,5 +1,6 @@
 /**
- * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen` and `keys` —
+ * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen`, `keys` and
+ * `verify` —
  * ready to be mounted in any Effect servo CLI built with @effect/cli:
  *
  * ```ts
@@ -43,6 +44,7 @@ import * as ListCommand from "./ListCommand.js"
 import * as ListenCommand from "./ListenCommand.js"
 import * as TriggerCommand from "./TriggerCommand.js"
 import * as ValidateCommand from "./ValidateCommand.js"
+import * as VerifyCommand from "./VerifyCommand.js"
 
 /**
  * What the group's handlers need from the host.
@@ -84,6 +86,9 @@ const schema = (assembly: AssemblyLoader) =>
 const keysCommand = Command.make("keys", {
   ed25519: Options.boolean("ed25519").pipe(
     Options.withDescription("Print an Ed25519 key pair (v1a signatures) instead: a whsk_ signing key and its whpk_ public key")
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print one JSON object: scheme, secret (or signing_key and public_key), servo_yaml")
   )
 }, (options) => Effect.flatMap(Effect.promise(() => import("./internal/keys.js")), ({ keys }) => keys(options))).pipe(
   Command.withDescription(
@@ -119,7 +124,8 @@ export const makeWith = <RH = HttpClient.HttpClient>(options: {
       TriggerCommand.make(assembly, provideClient),
       ValidateCommand.make(assembly),
       ListenCommand.make(assembly),
-      keysCommand
+      keysCommand,
+      VerifyCommand.command
     ])
   )
 }
