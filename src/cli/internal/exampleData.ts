@@ -82,11 +82,24 @@ const setAt = (document: Json, segments: ReadonlyArray<string | number>, value: 
   return object
 }
 
-/** One problem with its path: `parameters.control.duration: Expected string, actual 5`. */
-const problemsOf = (prefix: string, error: ParseResult.ParseError): ReadonlyArray<string> =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-    `${[prefix, ...issue.path.map(String)].join(".").replace(/\.(\d+)(?=\.|$)/g, "[$1]")}: ${issue.message}`
+/**
+ * One problem per line with its path: `parameters.control.duration: Expected string, actual 5`.
+ * An optional field is a union with `undefined`, whose other member is reported too (`Expected
+ * undefined, actual 5`, on the field and on each parent): that noise is left out when the path
+ * has a real problem.
+ */
+const problemsOf = (prefix: string, error: ParseResult.ParseError): ReadonlyArray<string> => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].join(".").replace(/\.(\d+)(?=\.|\[|$)/g, "[$1]"),
+    message: issue.message
+  }))
+  const real = issues.filter((issue) => !issue.message.startsWith("Expected undefined,"))
+  const kept = issues.filter((issue) =>
+    !issue.message.startsWith("Expected undefined,") ||
+    !real.some((other) => other.path === issue.path || other.path.startsWith(`${issue.path}.`) || other.path.startsWith(`${issue.path}[`))
   )
+  return kept.map((issue) => `${issue.path}: ${issue.message}`)
+}
 
 /**
  * The data to send: the example, replaced key by key by `--data` (an object with `parameters`
@@ -133,9 +146,9 @@ export const exampleData = (
     if (!("parameters" in record)) {
       return yield* Either.left([`the event has no example parameters: give them with --data '{"parameters": {...}}'`])
     }
-    const params = Schema.decodeUnknownEither(event.parameters, { errors: "all" })(record["parameters"])
+    const params = Schema.decodeUnknownEither(event.parameters, { errors: "all", onExcessProperty: "error" })(record["parameters"])
     const results = preposition === "after"
-      ? Schema.decodeUnknownEither(resultsSchema(event), { errors: "all" })(record["results"] ?? [])
+      ? Schema.decodeUnknownEither(resultsSchema(event), { errors: "all", onExcessProperty: "error" })(record["results"] ?? [])
       : Either.right(undefined)
     const problems = [
       ...(Either.isLeft(params) ? problemsOf("parameters", params.left) : []),
