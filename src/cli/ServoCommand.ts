@@ -207,7 +207,9 @@ const bashCompletions = (command: Command.Command<any, any, any, any>, name: str
 export const runWith = <Name extends string, R, E, A>(
   command: Command.Command<Name, R, E, A>,
   options: CliOptions,
-  overview: (names: ReadonlyArray<string>) => string | undefined = () => undefined
+  // The webhooks group has an overview of its own wherever it is mounted.
+  overview: (names: ReadonlyArray<string>) => string | undefined = (names) =>
+    names.length === 2 && names[1] === "webhooks" ? Help.webhooksOverview(options.name) : undefined
 ) =>
 (argv: ReadonlyArray<string>): Effect.Effect<void, E | CliError.CliError | ValidationError.ValidationError, R | CliApp.CliApp.Environment> => {
   const args = argv.slice(2)
@@ -235,7 +237,7 @@ export const run = (
     names.length === 1
       ? Help.overview()
       : names.length === 2 && names[1] === "webhooks"
-      ? Help.webhooksOverview()
+      ? Help.webhooksOverview("servo")
       : undefined)(argv)
 
 /**
@@ -306,7 +308,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<0 | 1, never, C
 export const runMain = <Name extends string, R, E, A>(
   command: Command.Command<Name, R, E, A>,
   options: CliOptions & {
-    readonly layer: Layer.Layer<R | CliApp.CliApp.Environment>
+    readonly layer: Layer.Layer<NoInfer<R> | CliApp.CliApp.Environment>
     /** Default: `process.argv`. */
     readonly argv?: ReadonlyArray<string>
   }

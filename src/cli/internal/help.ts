@@ -43,8 +43,9 @@ const webhooksRows = (prefix: string) => [
 
 const indent = (text: string) => text.split("\n").map((line) => `  ${line}`).join("\n")
 
-const footer = `Every command takes --help; those that read servo.yaml take --config FILE (default ./servo.yaml).
-Also: servo --version, servo --completions bash|zsh|fish, --log-level LEVEL on any command.`
+const footer = (name: string) =>
+  `Every command takes --help; those that read servo.yaml take --config FILE (default ./servo.yaml).
+Also: ${name} --version, ${name} --completions bash|zsh|fish, --log-level LEVEL on any command.`
 
 export const overview = (): string =>
   `servo ${version}: ${descriptions.servo}
@@ -68,19 +69,20 @@ EXAMPLES
   servo webhooks trigger after:measure      send an example delivery to the webhooks
   servo run --cycles 5                      run the servo; Ctrl-C drains webhooks, then stops
 
-${footer}`
+${footer("servo")}`
 
-export const webhooksOverview = (): string =>
-  `servo webhooks: ${descriptions.webhooks}
+/** The overview of the webhooks group, mounted in the CLI called `name`. */
+export const webhooksOverview = (name = "servo"): string =>
+  `${name} webhooks: ${descriptions.webhooks}
 
 USAGE
-  servo webhooks COMMAND [OPTIONS]
+  ${name} webhooks COMMAND [OPTIONS]
 
 COMMANDS
 ${indent(table([], webhooksRows("")))}
 
 EVENT is before:NAME or after:NAME, such as after:measure or before:adjust.
-${footer}`
+${footer(name)}`
 
 // ---------------------------------------------------------------------------------------------
 // A command's --help
