@@ -212,7 +212,7 @@ const sectionsOf = (doc: HelpDoc.HelpDoc, sections: Array<Section> = []): Array<
         const repeated = paragraphs.map((p) => repeatedNote.exec(p)?.[1]).find((times) => times !== undefined)
         const optional = repeated === "zero" || paragraphs.some((p) => p.startsWith("This setting is optional."))
         sections.at(-1)?.entries.push({
-          term: plainTerm(spanText(term).replace(/\.\.\.$/, "")),
+          term: plainTerm(repeated === undefined ? spanText(term) : spanText(term).replace(/\.\.\.$/, "")),
           optional,
           repeated: repeated !== undefined,
           text: paragraphs.filter((p) => !filler.has(p) && !p.startsWith("This setting is optional.") && !repeatedNote.test(p))
