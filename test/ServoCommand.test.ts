@@ -26,7 +26,7 @@ import {
   text,
   writeConfig
 } from "./support/cli.js"
-import { cancel, never, receiver as testReceiver } from "./support/receiver.js"
+import { cancel, never, receiver as testReceiver, status } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -271,11 +271,13 @@ webhooks:
     Effect.gen(function*() {
       const forged = "ok\u001b[2J\n  adjust    web.replicas 2 → 9 (hold)\r\ndone: 1 of 1 cycle, 1 adjustment applied, 0 cancelled"
       const receiver = yield* testReceiver(cancel(forged))
+      const failing = yield* testReceiver(status(500, { "content-type": "text/plain" }, "boom\u001b]0;pwned\u0007 forged"))
       const config = writeConfig(`
 name: forged
 simulator: { seed: 7, noise: 0 }
 webhooks:
   - { name: gate, event: before:adjust, target: "${receiver.url}", backoff: false }
+  - { name: store, event: after:measure, target: "${failing.url}", backoff: false }
 `)
       const ran = yield* servo("run", "--cycles", "1", "--config", config)
       expect(ran.code).toBe(0)
@@ -285,6 +287,10 @@ webhooks:
       expect(out.split("\n").filter((line) => line.startsWith("  adjust "))).toEqual([
         "  adjust    web.replicas 2 → 3: cancelled by webhooks (gate): ok\\x1b[2J\\x0a  adjust    web.replicas 2 → 9 (hold)\\x0d\\x0adone: 1 of 1 cycle, 1 adjustment applied, 0 cancelled; going on"
       ])
+      // A 5xx body reaches the logs escaped too.
+      const logged = text(ran.stderr)
+      expect(logged).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/)
+      expect(logged).toContain("HTTP 500: boom\\x1b]0;pwned\\x07 forged")
     }).pipe(Effect.scoped))
 
   it.live("a secret that cannot be read, or a bad option, stops it before the first cycle: one line, exit 1", () =>
