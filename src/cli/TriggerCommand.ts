@@ -1,8 +1,10 @@
 /**
- * `servo webhooks trigger EVENT [NAME|URL]`: sends EVENT's example payload through the delivery
- * code (signing, authentication, headers, retries, each webhook's own transport) to every
- * webhook configured for EVENT, to the one named, or to a URL, and prints one line per target.
- * Exits with 1 when a delivery failed.
+ * `servo webhooks trigger EVENT [NAME|URL]`: sends EVENT's example payload — changed by `--data`
+ * and `--set`, checked against the event's Schemas — through the delivery code (signing,
+ * authentication, headers, retries, each webhook's own transport) to every webhook configured for
+ * EVENT, to the one named, or to a URL, and prints one line per target (`--json`: one object per
+ * target). `--retries N` / `--no-retry` override the webhooks' backoff. Text from the network (a
+ * cancel reason, a response body) is printed escaped. Exits with 1 when a delivery failed.
  *
  * @since 0.1.0
  */

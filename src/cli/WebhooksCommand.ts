@@ -1,25 +1,26 @@
 /**
  * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen`, `keys` and
- * `verify` —
- * ready to be mounted in any Effect servo CLI built with @effect/cli:
+ * `verify` — ready to be mounted in any Effect servo CLI built with @effect/cli:
  *
  * ```ts
  * import * as Command from "@effect/cli/Command"
- * import { Servo, Simulator, Webhooks, WebhooksCommand } from "servo-webhooks"
+ * import { Servo, ServoCommand, Simulator, Webhooks, WebhooksCommand } from "servo-webhooks"
  *
  * const assembly = Servo.assembly([Simulator.connector, Webhooks.connector, MyConnector])
  * const servo = Command.make("servo").pipe(
  *   Command.withSubcommands([WebhooksCommand.make({ assembly }), ...myCommands]))
  *
- * Command.run(servo, { name: "servo", version })(process.argv).pipe(
- *   Effect.provide(Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)),
- *   NodeRuntime.runMain)
+ * ServoCommand.runMain(servo, {
+ *   name: "servo", version,
+ *   layer: Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)
+ * })
  * ```
  *
  * **Requirements** (`Requirements`): a `FileSystem` (servo.yaml) and an `HttpClient` (`trigger`
  * sends through it), plus what `Command.run` itself needs: `FileSystem`, `Path` and `Terminal` —
  * `NodeContext.layer` gives all three. Failures are `CliError`s whose message is meant for the
- * terminal; `ServoCommand.main` shows how the `servo` bin prints them.
+ * terminal; `ServoCommand.runMain` runs a CLI the way the `servo` bin does: its help, its error
+ * lines and exit codes, its signal handling.
  *
  * The assembly decides which connectors servo.yaml may configure and which events selectors may
  * name; it must include `Webhooks.connector` for the `webhooks:` section to be read.
