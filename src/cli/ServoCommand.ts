@@ -258,7 +258,7 @@ const emptyKeyOption = (args: ReadonlyArray<string>): string | undefined =>
 const cliConfig = CliConfig.layer({ showBuiltIns: false })
 
 /** A failure as the terminal should see it: one `error: ...` line; the exit code. */
-const reported = <A>(effect: Effect.Effect<A, unknown, any>) =>
+const reported = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<0 | 1, never, R> =>
   effect.pipe(
     Effect.as(0 as const),
     Effect.catchAllCause((cause) => {
@@ -292,7 +292,7 @@ const reported = <A>(effect: Effect.Effect<A, unknown, any>) =>
  * @category running
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<0 | 1, never, CliApp.CliApp.Environment> =>
-  reported(run(argv)) as Effect.Effect<0 | 1, never, CliApp.CliApp.Environment>
+  reported(run(argv))
 
 /**
  * Runs `command` as the `servo` bin runs: the same help (see `runWith`), errors as one
@@ -316,5 +316,5 @@ export const runMain = <Name extends string, R, E, A>(
   Signals.runMain(
     reported(runWith(command, options)(options.argv ?? process.argv)).pipe(
       Effect.provide(Layer.mergeAll(options.layer, Runtime.LoggerLive, Runtime.ConsoleLive))
-    ) as Effect.Effect<number>
+    )
   )

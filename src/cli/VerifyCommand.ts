@@ -97,11 +97,13 @@ const verify = Effect.fn("WebhooksCommand.verify")(function*(options: VerifyOpti
   }
   if (Object.keys(headers).length === 0) return yield* CliError.fail("give the request's headers: --headers FILE or -H name:value")
 
-  const body = Option.isSome(options.body)
-    ? yield* fs.readFile(options.body.value).pipe(
-      Effect.mapError((error) => new CliError.CliError({ message: `--body: cannot read ${options.body.pipe(Option.getOrElse(() => ""))}: ${error.message}` }))
-    )
-    : yield* readStdin
+  const body = yield* Option.match(options.body, {
+    onNone: () => readStdin,
+    onSome: (path) =>
+      fs.readFile(path).pipe(
+        Effect.mapError((error) => new CliError.CliError({ message: `--body: cannot read ${path}: ${error.message}` }))
+      )
+  })
 
   const verified = Signature.verify(keys, { headers, body }, { toleranceSeconds: options.tolerance })
   if (Either.isLeft(verified)) {

@@ -264,7 +264,7 @@ const entryLines = (entry: Entry): Array<string> => {
 /** The usage line of `node` under its full path, wrapped with a hanging indent. */
 const usageLines = (path: ReadonlyArray<CommandNode>, entries: ReadonlyArray<Entry>): Array<string> => {
   const node = path.at(-1)!
-  const own = spanText(HelpDocSpan(Usage.getHelp(Descriptor.getUsage(node.descriptor))))
+  const own = spanText(usageSpan(Usage.getHelp(Descriptor.getUsage(node.descriptor))))
     .replace(/\s+/g, " ")
     .trim()
   const rest = own.startsWith(node.name) ? own.slice(node.name.length) : ` ${own}`
@@ -278,11 +278,12 @@ const usageLines = (path: ReadonlyArray<CommandNode>, entries: ReadonlyArray<Ent
   return [`  ${first}`, ...more.map((line) => `      ${line}`)]
 }
 
-const HelpDocSpan = (doc: HelpDoc.HelpDoc): Span.Span =>
+/** The one paragraph of a usage document as a span. */
+const usageSpan = (doc: HelpDoc.HelpDoc): Span.Span =>
   doc._tag === "Paragraph" || doc._tag === "Header"
     ? doc.value
     : doc._tag === "Sequence"
-    ? { _tag: "Sequence", left: HelpDocSpan(doc.left), right: HelpDocSpan(doc.right) } as unknown as Span.Span
+    ? { _tag: "Sequence", left: usageSpan(doc.left), right: usageSpan(doc.right) } as unknown as Span.Span
     : { _tag: "Text", value: "" } as unknown as Span.Span
 
 /** Breaks a usage line between its bracketed groups, never inside one. */
