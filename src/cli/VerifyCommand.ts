@@ -43,7 +43,12 @@ const headerLine = (line: string, where: string): Either.Either<readonly [string
   return Either.right([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const)
 }
 
-const readStdin: Effect.Effect<Uint8Array, CliError.CliError> = Effect.async<Uint8Array, CliError.CliError>((resume) => {
+// A terminal on stdin would wait for a body nobody types: say what to give instead.
+const readStdin: Effect.Effect<Uint8Array, CliError.CliError> = Effect.suspend(() =>
+  process.stdin.isTTY === true ? CliError.fail("give the request's body: --body FILE, or pipe it to stdin") : readPiped
+)
+
+const readPiped: Effect.Effect<Uint8Array, CliError.CliError> = Effect.async<Uint8Array, CliError.CliError>((resume) => {
   const chunks: Array<Buffer> = []
   const onData = (chunk: Buffer) => void chunks.push(chunk)
   const onEnd = () => resume(Effect.succeed(new Uint8Array(Buffer.concat(chunks))))
