@@ -1043,7 +1043,7 @@ webhooks:
       )
       expect(unset).toEqual({ code: 1, stdout: [], stderr: ["error: --secret-env: environment variable HOOK_SECRET is not set"] })
       const missing = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", path.join(dir, "absent"))
-      expect(missing).toEqual({ code: 1, stdout: [], stderr: [`error: --secret-file: cannot read ${path.join(dir, "absent")}: NotFound`] })
+      expect(missing).toEqual({ code: 1, stdout: [], stderr: [`error: --secret-file: cannot read ${path.join(dir, "absent")}: no such file`] })
       const both = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", secretFile, "--secret", secret)
       expect(both).toEqual({ code: 1, stdout: [], stderr: ["error: give one of --secret-env, --secret-file and --secret, not 2"] })
       const emptyFile = path.join(dir, "empty")

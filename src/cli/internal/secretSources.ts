@@ -84,7 +84,11 @@ export const resolve = (
         Effect.mapError((error) =>
           new CliError.CliError({
             message: `--${kind.name}-file: cannot read ${path}: ${
-              error._tag === "SystemError" ? error.reason : "unreadable"
+              error._tag === "SystemError" && error.reason === "NotFound"
+                ? "no such file"
+                : error._tag === "SystemError" && error.reason === "PermissionDenied"
+                ? "permission denied"
+                : "not a readable file"
             }`
           })
         )
