@@ -360,7 +360,7 @@ webhooks:
         })
       const help = yield* node(["webhooks", "listen", "--help"])
       expect(help.code).toBe(0)
-      expect(help.stdout.split("\n")[1]).toMatch(/^  my-servo webhooks listen \[-c, --config FILE\] /)
+      expect(help.stdout.split("\n")[1]).toMatch(/^  my-servo webhooks listen \[-p, --port N\] /)
       expect(help.stdout).not.toContain("\x1b")
       expect((yield* node(["webhooks", "--help"])).stdout.split("\n")[0]).toBe(
         "my-servo webhooks: inspect, test and receive the servo's webhooks"
