@@ -256,7 +256,8 @@ export const make = (
       let attempt = sender.attempt(job, job.attempts + 1, job.deadline)
       const span = spans.get(job.id)
       if (span !== undefined) attempt = Effect.withParentSpan(attempt, span)
-      if (sender.webhook.tracePropagation) attempt = sender.tracing(attempt)
+      // The attempt's client span when the delivery has one, its trace headers when opted into.
+      if (span !== undefined || sender.webhook.tracePropagation) attempt = sender.tracing(attempt)
       return attempt.pipe(
         Effect.flatMap((result) => {
           state.finished(job.webhook)
