@@ -82,7 +82,13 @@ const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateO
 
 const runServo = Effect.fn("ServoCommand.run")(function*(
   assemblyWith: typeof bundledAssembly,
-  options: { readonly config: string; readonly cycles: number; readonly drainTimeout: string }
+  options: {
+    readonly config: string
+    readonly cycles: number
+    readonly drainTimeout: string
+    readonly metricsPort: Option.Option<number>
+    readonly metricsHost: string
+  }
 ) {
   if (options.cycles < 1) return yield* CliError.fail("--cycles must be 1 or more")
   const GoDuration = yield* Effect.promise(() => import("../servo/GoDuration.js"))
@@ -95,8 +101,20 @@ const runServo = Effect.fn("ServoCommand.run")(function*(
   const { config } = yield* Effect.mapError(load(assembly, options.config), CliError.fromInvalidConfig)
   // Loaded here: no other command needs the runner or the delivery code.
   const ServoRunner = yield* Effect.promise(() => import("./ServoRunner.js"))
-  yield* ServoRunner.run({ assembly, config, cycles: options.cycles })
+  const running = ServoRunner.run({ assembly, config, cycles: options.cycles })
+  if (Option.isNone(options.metricsPort)) return yield* running
+  yield* withMetricsEndpoint(running, options.metricsHost, options.metricsPort.value)
 })
+
+/** `effect` with the Prometheus endpoint open (its URL printed first) while it runs. */
+const withMetricsEndpoint = <A, E, R>(effect: Effect.Effect<A, E, R>, host: string, port: number) =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* CliError.fail("--metrics-port must be 0 to 65535")
+    const Telemetry = yield* Effect.promise(() => import("../servo/Telemetry.js"))
+    const { url } = yield* Effect.mapError(Telemetry.serveMetrics({ host, port }), (error) => new CliError.CliError({ message: error.message }))
+    yield* Console.log(`metrics: ${url}`)
+    return yield* effect
+  }).pipe(Effect.scoped)
 
 // ---------------------------------------------------------------------------------------------
 // The command
@@ -137,6 +155,16 @@ const runCommand = Command.make("run", {
       "How long stopping (the end of the run, Ctrl-C, SIGTERM) waits for pending after-webhook deliveries; what is left then is counted as abandoned (default: 10s)"
     ),
     Options.withDefault("10s")
+  ),
+  metricsPort: Options.integer("metrics-port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.withDescription("Serve the metrics as Prometheus text on http://HOST:PORT/metrics while the run lasts (0: a free port)"),
+    Options.optional
+  ),
+  metricsHost: Options.text("metrics-host").pipe(
+    Options.withPseudoName("HOST"),
+    Options.withDescription("The address the metrics endpoint listens on (default: 127.0.0.1)"),
+    Options.withDefault("127.0.0.1")
   )
 }, (options) =>
   Effect.zipRight(

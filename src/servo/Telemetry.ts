@@ -23,7 +23,6 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -31,6 +30,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { version } from "../version.js"
 
 /**
@@ -216,27 +216,15 @@ export const layer = (settings: Settings, options: { readonly client?: HttpClien
 export const layerFromEnv: Layer.Layer<never, TelemetryError> = Layer.unwrapEffect(Effect.map(fromEnv, (settings) => layer(settings)))
 
 /**
- * The service of a running Prometheus endpoint: where it listens.
+ * Serves every metric of Effect's registry (`Metric.snapshot`: the connector's and any other
+ * that exists) as Prometheus text on `http://host:port/metrics` until the scope closes; its URL.
+ * Port 0 picks a free port.
  *
  * @since 0.1.0
- * @category tags
+ * @category metrics
  */
-export class MetricsEndpoint extends Context.Tag("servo-webhooks/Telemetry/MetricsEndpoint")<
-  MetricsEndpoint,
-  { readonly url: string }
->() {}
-
-/**
- * Serves every metric of Effect's registry (`Metric.snapshot`) as Prometheus text on
- * `http://host:port/metrics` while the layer's scope is open. Port 0 picks a free port (see
- * `MetricsEndpoint.url`).
- *
- * @since 0.1.0
- * @category layers
- */
-export const metricsEndpoint = (options: { readonly host: string; readonly port: number }): Layer.Layer<MetricsEndpoint, TelemetryError> =>
-  Layer.scoped(
-    MetricsEndpoint,
-    Effect.flatMap(Effect.promise(() => import("./internal/metricsEndpoint.js")), (endpoint) =>
-      Effect.mapError(endpoint.serve(options), (reason) => new TelemetryError({ setting: "--metrics-port", reason })))
-  )
+export const serveMetrics = (
+  options: { readonly host: string; readonly port: number }
+): Effect.Effect<{ readonly url: string }, TelemetryError, Scope.Scope> =>
+  Effect.flatMap(Effect.promise(() => import("./internal/metricsEndpoint.js")), (endpoint) =>
+    Effect.mapError(endpoint.serve(options), (reason) => new TelemetryError({ setting: "--metrics-port", reason })))

@@ -9,6 +9,8 @@
  * the rest that a terminal or a log viewer may act on (DEL, C1, U+2028/2029) is escaped too.
  */
 import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -75,6 +77,24 @@ export const jsonLogger = Logger.make<unknown, string>(({ annotations, cause, da
   return escapeRest(JSON.stringify(line))
 }).pipe(Logger.withConsoleError)
 
-/** Replaces the bin's text logger with the JSON one. */
+/**
+ * The rest of stderr as JSON too: a command's `error: ...` line (and any other text written
+ * there) becomes `{"time","level":"error","message"}`, so that every line on stderr parses.
+ */
+const jsonStderr: Layer.Layer<never> = Layer.unwrapEffect(Console.consoleWith((base) => {
+  const asJson = (...args: ReadonlyArray<any>) => {
+    const message = args.map(text).join(" ")
+    if (message.startsWith("{")) return args
+    const line = { time: new Date().toISOString(), level: "error", message: message.replace(/^error: /, "") }
+    return [escapeRest(JSON.stringify(line))]
+  }
+  return Effect.succeed(Console.setConsole({
+    ...base,
+    error: (...args: ReadonlyArray<any>) => base.error(...asJson(...args)),
+    warn: (...args: ReadonlyArray<any>) => base.warn(...asJson(...args))
+  }))
+}))
+
+/** Replaces the bin's text logger (and stderr's plain lines) with JSON ones. */
 export const layer = (format: LogFormat): Layer.Layer<never> =>
-  format === "json" ? Logger.replace(cliLogger, jsonLogger) : Layer.empty
+  format === "json" ? Layer.merge(Logger.replace(cliLogger, jsonLogger), jsonStderr) : Layer.empty
