@@ -301,6 +301,26 @@ describe("OpenTelemetry export of a real servo run", () => {
       expect(otel.exports).toEqual([])
     }).pipe(Effect.scoped))
 
+  it.live("a telemetry: section in servo.yaml switches export on without any variable; servo schema describes it", () =>
+    Effect.gen(function*() {
+      const receiver = yield* testReceiver()
+      const otel = yield* collector
+      const config = writeConfig(`
+name: from-yaml
+simulator: { seed: 3 }
+telemetry: { endpoint: "${otel.url}", protocol: http/json, service_name: yaml-servo, metrics: false }
+webhooks:
+  - { name: m, event: after:measure, target: "${receiver.origin}/m" }
+`)
+      const ran = yield* Effect.promise(() => runServo(["run", "--cycles", "1", "--config", config]))
+      expect(ran.code).toBe(0)
+      expect(otel.exports.map((e) => e.path)).not.toContain("/v1/metrics")
+      expect(serviceNamesOf(otel.exports)).toContain("yaml-servo")
+      expect(spansOf(otel.exports).filter((span) => span.name === "Webhooks.deliver")).toHaveLength(1)
+      const schema = yield* Effect.promise(() => runServo(["schema"]))
+      expect(JSON.parse(schema.stdout).properties.telemetry.required).toEqual(["endpoint"])
+    }).pipe(Effect.scoped))
+
   it.live("an unsupported protocol is refused with one error line, exit 1", () =>
     Effect.gen(function*() {
       const ran = yield* Effect.promise(() =>

@@ -21,6 +21,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type { TelemetrySection } from "../servo/Telemetry.js"
 import { version } from "../version.js"
 import * as CliError from "./CliError.js"
 import type { assemblyWith as bundledAssembly } from "./internal/assembly.js"
@@ -101,10 +102,22 @@ const runServo = Effect.fn("ServoCommand.run")(function*(
   const { config } = yield* Effect.mapError(load(assembly, options.config), CliError.fromInvalidConfig)
   // Loaded here: no other command needs the runner or the delivery code.
   const ServoRunner = yield* Effect.promise(() => import("./ServoRunner.js"))
-  const running = ServoRunner.run({ assembly, config, cycles: options.cycles })
+  const running = ServoRunner.run({ assembly, config, cycles: options.cycles }).pipe(withTelemetrySection(config))
   if (Option.isNone(options.metricsPort)) return yield* running
   yield* withMetricsEndpoint(running, options.metricsHost, options.metricsPort.value)
 })
+
+/** The config's `telemetry:` section applied around the run, unless the environment switched telemetry on. */
+const withTelemetrySection = (config: { readonly connectors: ReadonlyArray<{ readonly name: string; readonly config: unknown }> }) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CliError.CliError, R> => {
+  const section = config.connectors.find((connector) => connector.name === "telemetry")
+  if (section === undefined) return effect
+  return Effect.flatMap(Effect.promise(() => import("../servo/Telemetry.js")), (Telemetry) =>
+    Effect.flatMap(Effect.orElseSucceed(Telemetry.fromEnv, () => undefined), (env) =>
+      env !== undefined && Telemetry.isOn(env)
+        ? effect
+        : Effect.provide(effect, Telemetry.layer(Telemetry.fromSection(section.config as TelemetrySection)))))
+}
 
 /** `effect` with the Prometheus endpoint open (its URL printed first) while it runs. */
 const withMetricsEndpoint = <A, E, R>(effect: Effect.Effect<A, E, R>, host: string, port: number) =>

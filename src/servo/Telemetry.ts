@@ -32,6 +32,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { version } from "../version.js"
+import * as Connector from "./Connector.js"
 
 /**
  * Where and how telemetry is sent.
@@ -161,6 +162,91 @@ export const fromEnv: Effect.Effect<Settings, TelemetryError> = Effect.gen(funct
     metricsInterval: env.metricsInterval,
     tracesInterval: env.tracesInterval
   }
+})
+
+// ---------------------------------------------------------------------------------------------
+// Settings from servo.yaml: the `telemetry:` section
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The `telemetry:` section of servo.yaml, for a servo that always exports to the same collector:
+ *
+ * ```yaml
+ * telemetry:
+ *   endpoint: http://127.0.0.1:4318   # OTLP/HTTP base URL
+ *   protocol: http/json               # default http/protobuf
+ *   service_name: checkout-servo      # default servo
+ *   traces: true                      # default true
+ *   metrics: true                     # default true
+ * ```
+ *
+ * The OpenTelemetry variables win: with `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal's endpoint)
+ * set, the section is not used.
+ *
+ * @since 0.1.0
+ * @category settings
+ */
+export const TelemetrySection = Schema.Struct({
+  endpoint: Schema.String.pipe(
+    Schema.filter((url) => /^https?:\/\/[^/]/.test(url) || "must be an http:// or https:// URL")
+  ).annotations({
+    jsonSchema: { type: "string", pattern: "^https?://[^/]" },
+    description: "The collector's OTLP/HTTP base URL: spans go to /v1/traces, metrics to /v1/metrics under it",
+    examples: ["http://127.0.0.1:4318"]
+  }),
+  protocol: Schema.optionalWith(Schema.Literal("http/protobuf", "http/json"), { exact: true }).annotations({
+    description: "How the exports are encoded (default http/protobuf)"
+  }),
+  service_name: Schema.optionalWith(Schema.NonEmptyTrimmedString, { exact: true }).annotations({
+    description: "The service.name resource attribute (default servo)"
+  }),
+  traces: Schema.optionalWith(Schema.Boolean, { exact: true }).annotations({ description: "Export spans (default true)" }),
+  metrics: Schema.optionalWith(Schema.Boolean, { exact: true }).annotations({ description: "Export metrics (default true)" })
+}).annotations({
+  title: "telemetry",
+  description:
+    "OpenTelemetry export of spans and metrics over OTLP/HTTP; the OTEL_EXPORTER_OTLP_* variables, when set, take precedence"
+})
+
+/**
+ * @since 0.1.0
+ * @category settings
+ */
+export type TelemetrySection = typeof TelemetrySection.Type
+
+/**
+ * The settings a `telemetry:` section describes.
+ *
+ * @since 0.1.0
+ * @category settings
+ */
+export const fromSection = (section: TelemetrySection): Settings => {
+  const base = section.endpoint.replace(/\/+$/, "")
+  return {
+    tracesUrl: section.traces === false ? Option.none() : Option.some(`${base}/v1/traces`),
+    metricsUrl: section.metrics === false ? Option.none() : Option.some(`${base}/v1/metrics`),
+    protocol: section.protocol ?? "http/protobuf",
+    serviceName: section.service_name ?? "servo",
+    headers: Redacted.make({}),
+    metricsInterval: Duration.minutes(1),
+    tracesInterval: Duration.seconds(5)
+  }
+}
+
+/**
+ * The `telemetry:` section as a connector of an assembly, so that servo.yaml validates it and
+ * `servo schema` describes it. It registers no handler: whoever runs the servo applies it
+ * (`servo run` provides `layer(fromSection(section))` around the run, unless the environment
+ * switches telemetry on), since exporters must be in place before the connectors start.
+ *
+ * @since 0.1.0
+ * @category connectors
+ */
+export const connector = Connector.make({
+  name: "telemetry",
+  description: "OpenTelemetry export of spans and metrics (OTLP/HTTP)",
+  config: () => TelemetrySection,
+  layer: () => Layer.empty
 })
 
 // ---------------------------------------------------------------------------------------------
