@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Telemetry from "../src/servo/Telemetry.js"
 import { removeTempDirs, runServo, spawnServoScoped, tempDir, writeConfig } from "./support/cli.js"
 import { eventually } from "./support/poll.js"
-import { gate, ok, receiver as testReceiver, status } from "./support/receiver.js"
+import { gate, ok, receiver as testReceiver, sequence, status } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -319,6 +319,34 @@ webhooks:
       expect(spansOf(otel.exports).filter((span) => span.name === "Webhooks.deliver")).toHaveLength(1)
       const schema = yield* Effect.promise(() => runServo(["schema"]))
       expect(JSON.parse(schema.stdout).properties.telemetry.required).toEqual(["endpoint"])
+    }).pipe(Effect.scoped))
+
+  it.live("a retried delivery: one client span per attempt, error.type on the failed one, resend_count on the retry", () =>
+    Effect.gen(function*() {
+      const receiver = yield* testReceiver(sequence(status(503), ok))
+      const otel = yield* collector
+      const config = writeConfig(`
+simulator: { seed: 3 }
+webhooks:
+  - { name: flaky, event: after:measure, target: "${receiver.origin}/flaky" }
+`)
+      const ran = yield* Effect.promise(() =>
+        runServo(["run", "--cycles", "1", "--config", config], {
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: otel.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }
+        })
+      )
+      expect(ran.code).toBe(0)
+      const spans = spansOf(otel.exports)
+      const delivery = spans.find((span) => span.name === "Webhooks.deliver")!
+      expect(delivery.attributes).toMatchObject({ webhook: "flaky", outcome: "Delivered", attempts: 2 })
+      const attempts = spans.filter((span) => span.kind === 3 && span.parentSpanId === delivery.spanId)
+      expect(attempts.map((span) => span.attributes["http.response.status_code"]).sort()).toEqual([200, 503])
+      const failed = attempts.find((span) => span.attributes["http.response.status_code"] === 503)!
+      const retried = attempts.find((span) => span.attributes["http.response.status_code"] === 200)!
+      expect(failed.attributes["error.type"]).toBe("503")
+      expect(failed.attributes["http.request.resend_count"]).toBeUndefined()
+      expect(retried.attributes["error.type"]).toBeUndefined()
+      expect(retried.attributes["http.request.resend_count"]).toBe(1)
     }).pipe(Effect.scoped))
 
   it.live("an unsupported protocol is refused with one error line, exit 1", () =>
