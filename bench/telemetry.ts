@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/telemetry.js [--quick]`: what OpenTelemetry export costs a delivery. After
+ * `node dist/bench/telemetry.js [--quick] [--json] [--only traces|metrics]`: what OpenTelemetry export costs a delivery. After
  * deliveries end to end (dispatch → outbox → receiver, signed, 64 in flight), with telemetry off
  * and on (spans and metrics to an OTLP/HTTP protobuf collector), rounds alternating. Reports the
  * deliveries per second and the process CPU per delivery (user + system), median and range.
@@ -45,10 +45,12 @@ const hooks = Schema.decodeUnknownSync(WebhookConfig.WebhooksConfig(CoreEvents.r
   { name: "sink", event: "after:measure", target: `${receiver}/hook`, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }
 ])
 
+// `--only traces` or `--only metrics`: one signal on.
+const only = process.argv[process.argv.indexOf("--only") + 1]
 const on: Telemetry.Settings = {
-  tracesUrl: Option.some(`${collector}/v1/traces`),
-  metricsUrl: Option.some(`${collector}/v1/metrics`),
-  protocol: "http/protobuf",
+  tracesUrl: only === "metrics" ? Option.none() : Option.some(`${collector}/v1/traces`),
+  metricsUrl: only === "traces" ? Option.none() : Option.some(`${collector}/v1/metrics`),
+  protocol: process.argv.includes("--json") ? "http/json" : "http/protobuf",
   serviceName: "bench",
   headers: Redacted.make({}),
   metricsInterval: Duration.seconds(10),
