@@ -296,7 +296,7 @@ webhooks:
       expect(ran.stdout).toEqual([])
       expect(ran.stderr.join("\n").split("\n")).toEqual([
         `error: ${config}: 3 problems`,
-        "  - simulatr: unknown connector; known connectors: simulator, webhooks (and `name` for the servo)",
+        "  - simulatr: unknown connector; known connectors: simulator, webhooks, telemetry (and `name` for the servo)",
         "  - webhooks[0].target: expected an http or https URL, got a ftp: URL",
         "  - webhooks[0].backoff.retries: expected a whole number of retries (0 or more), got -1"
       ])

@@ -409,22 +409,26 @@ export const makeSender = (
     // The project's client keeps the attempt's deadline itself; any other gets a race.
     const within = UndiciHttpClient.executeWithin(client)
     const clock = yield* Effect.clock
-    // The client's own span (and the trace headers it would add) only when the webhook opts
-    // into trace propagation, with its secret headers redacted in that span as authorization
-    // and cookie are. Fiber refs, set around what runs the attempts: the client combinators
-    // that do the same cost a wrapper per request.
+    // The client's span per attempt when a tracer exports (or the webhook opts into trace
+    // propagation), with the webhook's secret headers redacted in it as authorization and
+    // cookie are; the trace headers only for a webhook that opts in. Fiber refs, set around
+    // what runs the attempts: the client combinators that do the same cost a wrapper per request.
     const redactedNames = redactedHeaderNames(webhook)
+    const traced = <A, E, R>(effect: Effect.Effect<A, E, R>, propagate: boolean) =>
+      effect.pipe(
+        Effect.locally(HttpClient.currentTracerPropagation, propagate),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, () => false),
+        Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(redactedNames))
+      )
+    const untraced = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(
+        Effect.locally(HttpClient.currentTracerPropagation, false),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
+      )
     const tracing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       webhook.tracePropagation
-        ? effect.pipe(
-          Effect.locally(HttpClient.currentTracerPropagation, true),
-          Effect.locally(HttpClient.currentTracerDisabledWhen, () => false),
-          Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(redactedNames))
-        )
-        : effect.pipe(
-          Effect.locally(HttpClient.currentTracerPropagation, false),
-          Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
-        )
+        ? traced(effect, true)
+        : Effect.withFiberRuntime<A, E, R>((fiber) => tracingExported(fiber) ? traced(effect, false) : untraced(effect))
     // The request every attempt starts from: built once, its headers copied once per attempt.
     const base = HttpClientRequest.post(webhook.target, { headers: staticHeaders(webhook) })
     const requestTimeout = Duration.toMillis(webhook.requestTimeout)
@@ -483,7 +487,17 @@ export const makeSender = (
       }
       const timeout = Math.min(requestTimeout, deadline - startedAt)
       const request = buildRequest(webhook, base, message, Math.floor(startedAt / 1000))
-      return Effect.matchEffect(exchange(request, timeout, startedAt), {
+      // The client span (the only span an attempt makes) says which delivery and which resend.
+      const exchanged = Effect.withFiberRuntime<AttemptSuccess, AttemptFailure>((fiber) =>
+        tracingExported(fiber)
+          ? Effect.annotateSpans(exchange(request, timeout, startedAt), {
+            webhook: webhook.name,
+            delivery_id: message.id,
+            ...(number > 1 ? { "http.request.resend_count": number - 1 } : {})
+          })
+          : exchange(request, timeout, startedAt)
+      )
+      return Effect.matchEffect(exchanged, {
         onSuccess: (success): Effect.Effect<AttemptResult> =>
           Effect.succeed({
             _tag: "Success",

@@ -157,11 +157,16 @@ export const make = (
       return [webhook, {
         enqueued: Metrics.tagged(Metrics.outboxTotal, tags("enqueued")),
         overflowed: Metrics.tagged(Metrics.outboxTotal, tags("overflowed")),
-        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned"))
+        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned")),
+        depth: Metrics.tagged(Metrics.outboxDepth, { connector: options.connector, webhook })
       }] as const
     }))
-    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) =>
-      counters.get(webhook)?.[outcome].unsafeUpdate(by, [])
+    // The depth follows the counts: up when enqueued, down when finished or abandoned.
+    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) => {
+      const counter = counters.get(webhook)
+      counter?.[outcome].unsafeUpdate(by, [])
+      if (outcome !== "overflowed") counter?.depth.unsafeModify(outcome === "enqueued" ? by : -by, [])
+    }
 
     // Done when intake has stopped and nothing is pending, or when the drain is cut short.
     const drained = yield* Deferred.make<void>()
@@ -249,7 +254,8 @@ export const make = (
       let attempt = sender.attempt(job, job.attempts + 1, job.deadline)
       const span = spans.get(job.id)
       if (span !== undefined) attempt = Effect.withParentSpan(attempt, span)
-      if (sender.webhook.tracePropagation) attempt = sender.tracing(attempt)
+      // The attempt's client span when the delivery has one, its trace headers when opted into.
+      if (span !== undefined || sender.webhook.tracePropagation) attempt = sender.tracing(attempt)
       return attempt.pipe(
         Effect.flatMap((result) => {
           state.finished(job.webhook)
@@ -282,6 +288,7 @@ export const make = (
       Effect.zipRight(
         sender.finish(job, outcome),
         Effect.suspend(() => {
+          counters.get(job.webhook)?.depth.unsafeModify(-1, [])
           const span = spans.get(job.id)
           if (span === undefined) return Effect.void
           spans.delete(job.id)

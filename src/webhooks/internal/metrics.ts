@@ -39,6 +39,11 @@ export const outboxTotal = MetricKey.counter("servo_webhooks_outbox_total", {
   incremental: true
 })
 
+/** @internal */
+export const outboxDepth = MetricKey.gauge("servo_webhooks_outbox_depth", {
+  description: "After deliveries in the outbox, pending or in flight, per webhook (this process's view)"
+})
+
 /** The metric of a key with these tags; make it once, update it often. */
 export const tagged = <Type extends MetricKeyType.MetricKeyType<any, any>>(
   key: MetricKey.MetricKey<Type>,
