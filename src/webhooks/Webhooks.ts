@@ -62,6 +62,8 @@ export interface Service {
    * signal during shutdown). Does nothing before shutdown has begun.
    */
   readonly endDrain: Effect.Effect<void>
+  /** The circuit breakers of the webhooks that have one (after deliveries), as they stand now. */
+  readonly breakers: Effect.Effect<ReadonlyArray<Outbox.BreakerState>>
 }
 
 /**
@@ -99,7 +101,10 @@ export interface Options {
   readonly workers?: number
   /** How long shutdown waits for the outbox to drain. Default 10s. */
   readonly drainTimeout?: Duration.DurationInput
-  /** Attempts of one webhook in flight at most. Default: `workers`. */
+  /**
+   * Attempts of one webhook in flight at most, for webhooks that set no `max_in_flight`.
+   * Default: half the workers, at least 1 (`defaultMaxInFlight`).
+   */
   readonly maxInFlight?: number
   /** Names the config in errors. Default `servo.yaml`. */
   readonly source?: string
@@ -114,6 +119,14 @@ export const defaults: {
   workers: 16,
   drainTimeout: Duration.seconds(10)
 } as const
+
+/**
+ * A webhook's share of the workers when it sets no `max_in_flight`: half of them, at least one.
+ * A receiver that hangs then holds at most half the attempt slots, and the others keep the rest;
+ * a healthy webhook is held to the same share whether or not another one hangs, so its pace does
+ * not depend on its neighbours.
+ */
+export const defaultMaxInFlight = (workers: number): number => Math.max(1, Math.floor(workers / 2))
 
 /**
  * Senders for resolved webhooks, each on its own transport (TLS, proxy, HTTP/2, network policy)
@@ -168,12 +181,13 @@ export const make = (
       Effect.flatMap((found) => found._tag === "Some" ? Effect.succeed(found.value) : OutboxStore.makeMemory({ capacity }))
     )
     const workers = options.workers ?? defaults.workers
-    const maxInFlight = options.maxInFlight ?? workers
-    const outbox = yield* Outbox.make(store, new Map(senders.map((sender) => [sender.webhook.name, sender])), {
+    const sharedMaxInFlight = options.maxInFlight ?? defaultMaxInFlight(workers)
+    const byName = new Map(senders.map((sender) => [sender.webhook.name, sender]))
+    const outbox = yield* Outbox.make(store, byName, {
       connector: name,
       workers,
       drainTimeout,
-      maxInFlight: () => maxInFlight
+      maxInFlight: (webhook) => byName.get(webhook)?.webhook.maxInFlight ?? sharedMaxInFlight
     })
     const clock = yield* Effect.clock
 
@@ -296,7 +310,7 @@ export const make = (
       after: { ...since(now.after, baseline.after), pending }
     }))
 
-    return { name, webhooks, stats, endDrain: outbox.cutDrain } satisfies Service
+    return { name, webhooks, stats, endDrain: outbox.cutDrain, breakers: outbox.breakers } satisfies Service
   })
 
 /**
