@@ -675,7 +675,8 @@ const Entry = (events: Event.Registry) => {
     ),
     backoff: Schema.optionalWith(Backoff, { exact: true, default: () => ({}) }),
     max_in_flight: Schema.optionalWith(MaxInFlight, { exact: true }),
-    breaker: Schema.optionalWith(Breaker, { exact: true, default: () => defaults.breaker }),
+    // Left out: the default breaker, applied when the webhook is resolved.
+    breaker: Schema.optionalWith(Breaker, { exact: true }),
     trace_propagation: Schema.optionalWith(
       Schema.Boolean.annotations({ message: says("expected true or false"), description: "Send W3C traceparent with each delivery" }),
       { exact: true, default: () => false }
