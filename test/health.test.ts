@@ -3,7 +3,7 @@
  * circuit breaker stops attempts to a receiver that keeps failing, and the after defaults outlast
  * a receiver's outage. Real receivers on 127.0.0.1; time on the TestClock.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +18,7 @@ import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
+import { removeTempDirs, servo, text, writeConfig } from "./support/cli.js"
 import { awaitSleep } from "./support/clock.js"
 import { eventually, until } from "./support/poll.js"
 import { closedPort, never, ok, type Receiver, receiver, status } from "./support/receiver.js"
@@ -290,4 +291,35 @@ describe("the after defaults outlast a receiver's outage", () => {
         expect(sent.size).toBe(20)
       }))
   }
+})
+
+describe("servo webhooks list shows endpoint health settings", () => {
+  afterAll(removeTempDirs)
+
+  it.live("BREAKER appears when a breaker is not the default; --json has breaker and max_in_flight", () =>
+    Effect.gen(function*() {
+      const config = writeConfig(`
+name: health
+simulator: {}
+webhooks:
+  - { name: plain, event: after:measure, target: "http://127.0.0.1:9/a" }
+  - { name: touchy, event: after:measure, target: "http://127.0.0.1:9/b", breaker: { failures: 5, cooldown: 1m }, max_in_flight: 2 }
+  - { name: gate, event: before:adjust, target: "http://127.0.0.1:9/c", breaker: false }
+`)
+      const table = yield* servo("webhooks", "list", "--config", config)
+      expect(table.code).toBe(0)
+      const [header, ...rows] = table.stdout[0]!.split("\n").map((line) => line.trim().split(/\s{2,}/))
+      expect(header).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF", "BREAKER"])
+      expect(rows.map((row) => [row[0], row[5], row[6]])).toEqual([
+        ["plain", "12 retries, 24h", "-"],
+        ["touchy", "12 retries, 24h", "5 failures, 1m"],
+        ["gate", "3 retries, 5m", "off"]
+      ])
+      const json = yield* servo("webhooks", "list", "--json", "--config", config)
+      expect(JSON.parse(text(json.stdout)).map((row: any) => [row.name, row.max_in_flight, row.breaker])).toEqual([
+        ["plain", null, { failures: 10, cooldown: "30s" }],
+        ["touchy", 2, { failures: 5, cooldown: "1m" }],
+        ["gate", null, false]
+      ])
+    }))
 })
