@@ -6,8 +6,10 @@
  *   cancels wins (the others are interrupted) and the event fails with `CancelEventError`. A
  *   delivery that fails cancels the event only with `on_failure: cancel`.
  * - **after** webhooks go to a bounded outbox delivered with at most `workers` attempts in flight
- *   (a delivery waiting to retry holds no slot), so `dispatch` returns without waiting for
- *   receivers. When the outbox is full the delivery is dropped, counted and logged — never a
+ *   (a delivery waiting to retry holds no slot), a webhook at most its `max_in_flight` of them
+ *   (default half the workers), so `dispatch` returns without waiting for receivers and a hung
+ *   receiver cannot stall the others. A webhook's circuit breaker (`breaker`) holds its
+ *   deliveries after consecutive failed attempts, then lets one probe decide. When the outbox is full the delivery is dropped, counted and logged — never a
  *   crash, never an unbounded heap.
  * - **shutdown** (the Layer's scope closing): intake stops, the outbox drains within
  *   `drainTimeout`, and whatever is left is logged, per webhook, as abandoned.
@@ -25,8 +27,9 @@
  *
  * Counts are Effect `Metric`s tagged with the connector's `name` and the webhook:
  * `servo_webhooks_deliveries_total{outcome}`, `servo_webhooks_attempts_total`,
- * `servo_webhooks_delivery_duration_ms` and `servo_webhooks_outbox_total{outcome}`
- * (`enqueued`, `overflowed`, `abandoned`); `stats` sums them for this instance.
+ * `servo_webhooks_delivery_duration_ms`, `servo_webhooks_outbox_total{outcome}`
+ * (`enqueued`, `overflowed`, `abandoned`) and the gauge `servo_webhooks_breaker_state` (0 closed,
+ * 1 open, 2 half-open); `stats` sums the counters for this instance, `breakers` reads the breakers.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"

@@ -21,7 +21,7 @@ import * as Addresses from "./addresses.js"
  * Timeouts and retries a webhook gets when its config says nothing. `backoff` is a before
  * webhook's (it blocks its event: short); `afterBackoff` an after webhook's, which waits in the
  * outbox holding nothing and so can outlast a receiver's outage: 12 retries, waits capped at 10m,
- * span 34–44 minutes of waiting; the 24h deadline leaves room for a `Retry-After`. An entry with
+ * span 34–40 minutes of waiting; the 24h deadline leaves room for a `Retry-After`. An entry with
  * both before and after events gets the before default (a before hook must stay short).
  */
 export const defaults = {
