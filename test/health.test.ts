@@ -7,6 +7,10 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as JSONSchema from "effect/JSONSchema"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -17,6 +21,7 @@ import * as http from "node:http"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
 import * as Metrics from "../src/webhooks/internal/metrics.js"
+import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import { removeTempDirs, servo, text, writeConfig } from "./support/cli.js"
 import { awaitSleep } from "./support/clock.js"
@@ -336,4 +341,67 @@ webhooks:
         ["gate", null, false]
       ])
     }))
+})
+
+describe("config: max_in_flight, breaker and the backoff defaults", () => {
+  const decode = (input: ReadonlyArray<unknown>) =>
+    Schema.decodeUnknownEither(WebhookConfig.WebhooksConfig(CoreEvents.registry), { errors: "all" })(input)
+  const messageOf = (input: ReadonlyArray<unknown>) =>
+    Either.match(decode(input), { onLeft: (error) => ParseResult.TreeFormatter.formatErrorSync(error), onRight: () => "decoded" })
+  const target = "http://127.0.0.1:9/hook"
+
+  it("the backoff default follows the events; left-out fields too; explicit ones stay", () => {
+    const [after, before, mixed, partial, explicit] = Either.getOrThrow(decode([
+      { event: "after:measure", target },
+      { event: "before:adjust", target },
+      { events: ["after:measure", "before:adjust"], target },
+      { event: "after:measure", target, backoff: { retries: 2 } },
+      { event: "after:measure", target, backoff: { retries: 3, timeout: "5m" } }
+    ]))
+    expect(after!.backoff).toEqual({ retries: 12, timeout: Duration.hours(24) })
+    expect(before!.backoff).toEqual({ retries: 3, timeout: Duration.minutes(5) })
+    // A before event makes the whole entry short.
+    expect(mixed!.backoff).toEqual({ retries: 3, timeout: Duration.minutes(5) })
+    expect(partial!.backoff).toEqual({ retries: 2, timeout: Duration.hours(24) })
+    expect(explicit!.backoff).toEqual({ retries: 3, timeout: Duration.minutes(5) })
+  })
+
+  it("max_in_flight and breaker decode; the breaker's left-out fields take the defaults", () => {
+    const [a, b, c] = Either.getOrThrow(decode([
+      { event: "after:measure", target, max_in_flight: 2, breaker: { failures: 3 } },
+      { event: "after:measure", target, breaker: false },
+      { event: "after:measure", target }
+    ]))
+    expect(a).toMatchObject({ max_in_flight: 2, breaker: { failures: 3, cooldown: Duration.seconds(30) } })
+    expect(b!.breaker).toBe(false)
+    expect(c!.breaker).toBeUndefined()
+  })
+
+  it("refuses bad values, each with its path and what was expected", () => {
+    const message = messageOf([
+      { event: "after:measure", target, max_in_flight: 0 },
+      { event: "after:measure", target, breaker: "often" },
+      { event: "after:measure", target, breaker: { cooldown: "2h" } }
+    ])
+    expect(message).toContain("expected a whole number of attempts (1 or more), got 0")
+    expect(message).toContain("expected false (no breaker) or { failures, cooldown }")
+    expect(message).toContain("1h")
+  })
+
+  it.effect("resolve puts them on the Webhook: the default breaker unless false", () =>
+    Effect.gen(function*() {
+      const [a, b] = yield* WebhookConfig.resolve(Either.getOrThrow(decode([
+        { event: "after:measure", target, max_in_flight: 2 },
+        { event: "after:measure", target, breaker: false }
+      ])))
+      expect(a).toMatchObject({ maxInFlight: 2, breaker: WebhookConfig.defaults.breaker })
+      expect(b!.maxInFlight).toBeUndefined()
+      expect(b!.breaker).toBeUndefined()
+    }))
+
+  it("the JSON Schema describes both", () => {
+    const text = JSON.stringify(JSONSchema.make(WebhookConfig.WebhooksConfig(CoreEvents.registry)))
+    expect(text).toContain("\"max_in_flight\"")
+    expect(text).toContain("\"breaker\"")
+  })
 })
