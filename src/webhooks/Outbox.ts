@@ -133,7 +133,7 @@ interface Breaker {
 }
 
 /** What an attempt says about its receiver's health: a retryable failure counts, a refusal (4xx) neither counts nor resets. */
-export type Health = "up" | "down" | "neutral"
+type Health = "up" | "down" | "neutral"
 
 /**
  * The engine's own state, with its methods as the only writers: whether intake is open, the
@@ -179,12 +179,19 @@ class EngineState {
     return this.maxInFlight(webhook) - (this.inFlight.get(webhook) ?? 0)
   }
 
-  /** An attempt starts; returns the breaker generation its outcome belongs to. */
+  /**
+   * An attempt starts; returns the breaker generation its outcome belongs to, or −1 when it
+   * cannot count: a second attempt that slipped in while half-open (two workers claiming at
+   * once from a store that answers asynchronously) is made, but only the first one is the probe.
+   */
   started(webhook: string): number {
     this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 0) + 1)
     const breaker = this.breakers.get(webhook)
     if (breaker === undefined) return 0
-    if (breaker.status === "half_open") breaker.probing = true
+    if (breaker.status === "half_open") {
+      if (breaker.probing) return -1
+      breaker.probing = true
+    }
     return breaker.generation
   }
 
@@ -444,7 +451,9 @@ export const make = (
           : "circuit breaker closed: the probe was delivered"
         if (breaker.status === "open") arm(breaker.openUntil!)
         if (breaker.status !== "open") wakeups.wake(1)
-        return Effect.logWarning(line).pipe(annotate, Effect.annotateLogs({ webhook: breaker.webhook }))
+        // Opening is what an operator must see; the probe and the closing are news.
+        const log = breaker.status === "open" ? Effect.logWarning(line) : Effect.logInfo(line)
+        return log.pipe(annotate, Effect.annotateLogs({ webhook: breaker.webhook }))
       })
 
     /**
