@@ -188,6 +188,47 @@ describe("circuit breaker", () => {
       expect(changes.every((line) => line.annotations.webhook === "flaky" && line.annotations.connector === name)).toBe(true)
     }))
 
+  it.scoped("once closed, the held deliveries go as many at once as the webhook's share allows", () =>
+    Effect.gen(function*() {
+      // Fails the attempts made before 30s on the clock (their webhook-timestamp says when they
+      // were made, however late they arrive); answers the first one after, the probe, and holds
+      // every later one unanswered.
+      let answered = 0
+      let finished = false
+      const server = yield* receiver((request, response, index) => {
+        if (Number(request.headers["webhook-timestamp"]) < 30) return status(503)(request, response, index)
+        if (answered++ === 0) ok(request, response, index)
+      })
+      const fiber = yield* withServo(
+        servoLayer([{ name: "flaky", event: "after:measure", target: server.url, breaker: { failures: 2, cooldown: "30s" }, max_in_flight: 4 }], {
+          workers: 4,
+          drainTimeout: "1 millis"
+        }),
+        Effect.gen(function*() {
+          const webhooks = yield* Webhooks.Webhooks
+          yield* measure(10)
+          yield* eventually("open", webhooks.breakers, (all) => all[0]!.status === "open")
+          yield* awaitSleep("1 second")
+          yield* TestClock.adjust("29 seconds")
+          yield* awaitSleep("1 second")
+          yield* TestClock.adjust("1 second")
+          yield* eventually("closed", webhooks.breakers, (all) => all[0]!.status === "closed")
+          // The probe, then four held requests at once: every worker woke, not just one.
+          const late = () => server.requests.filter((request) => Number(request.headers["webhook-timestamp"]) >= 30).length
+          yield* until("the probe and 4 more", () => late() === 5)
+          finished = true
+          return { late: late(), now: yield* TestClock.currentTimeMillis }
+        })
+      ).pipe(Effect.fork)
+      // The drain's 1ms deadline is on a clock this test moved: wait for the body to finish first.
+      yield* until("the body finished", () => finished)
+      yield* awaitSleep("1 millis")
+      yield* TestClock.adjust("1 millis")
+      const { late, now } = yield* Fiber.join(fiber)
+      expect(late).toBe(5)
+      expect(now).toBe(30_000)
+    }).pipe(Effect.withRandom(Random.fixed([0.5]))))
+
   it.scoped("a delivery whose deadline passes while the breaker is open fails, saying so, without an attempt", () =>
     Effect.gen(function*() {
       const server = yield* receiver(status(503))

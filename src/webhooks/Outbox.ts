@@ -450,7 +450,8 @@ export const make = (
           ? "circuit breaker half-open: the next attempt is a probe"
           : "circuit breaker closed: the probe was delivered"
         if (breaker.status === "open") arm(breaker.openUntil!)
-        if (breaker.status !== "open") wakeups.wake(1)
+        // Closed: everything held may go now, as many at once as the webhook's share allows.
+        if (breaker.status !== "open") wakeups.wake(breaker.status === "closed" ? options.workers : 1)
         // Opening is what an operator must see; the probe and the closing are news.
         const log = breaker.status === "open" ? Effect.logWarning(line) : Effect.logInfo(line)
         return log.pipe(annotate, Effect.annotateLogs({ webhook: breaker.webhook }))
