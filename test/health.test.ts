@@ -231,6 +231,7 @@ describe("circuit breaker", () => {
 
   it.scoped("a delivery whose deadline passes while the breaker is open fails, saying so, without an attempt", () =>
     Effect.gen(function*() {
+      const logs: Array<LogLine> = []
       const server = yield* receiver(status(503))
       yield* withServo(
         servoLayer([{
@@ -254,7 +255,13 @@ describe("circuit breaker", () => {
           expect(stats.after).toMatchObject({ delivered: 0, failed: 3, pending: 0 })
           expect(server.requests).toHaveLength(2)
         })
-      ).pipe(Effect.withRandom(Random.fixed([0.5])))
+      ).pipe(Effect.provide(captureLogs(logs)), Effect.withRandom(Random.fixed([0.5])))
+      const failed = logs.filter((line) => line.message.startsWith("delivery failed")).map((line) => line.message).sort()
+      expect(failed).toEqual([
+        "delivery failed after 0 attempts: not attempted (the delivery's deadline passed while the circuit breaker was open)",
+        "delivery failed after 1 attempt: HTTP 503 (the delivery's deadline passed while the circuit breaker was open)",
+        "delivery failed after 1 attempt: HTTP 503 (the delivery's deadline passed while the circuit breaker was open)"
+      ])
     }))
 
   it.scoped("breaker: false never stops attempts", () =>
