@@ -50,7 +50,7 @@ webhooks:
       expect(table.stderr).toBe("")
       expect(table.stdout.split("\n")).toEqual([
         "NAME          EVENTS         TARGET                                  AUTH    SIGNED  BACKOFF",
-        "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      3 retries, 5m",
+        "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      12 retries, 24h",
         "approve       before:adjust  http://127.0.0.1:9/approve              none    v1      off",
         ""
       ])

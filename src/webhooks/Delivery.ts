@@ -9,7 +9,8 @@
  *    the cancel content type), 408/429/5xx/timeouts/connection failures retried, 3xx and other
  *    4xx failed at once, redirects never followed, a connection the network policy refused
  *    (`NetworkPolicy`) failed at once;
- * 4. **retry** — `retrySchedule`: exponential from 1s, ×2, jittered ±20 %, each wait at most 1m,
+ * 4. **retry** — `retrySchedule`: exponential from 1s, ×2, jittered ±20 %, each wait at most 1m
+ *    (10m for an after-only webhook),
  *    at most `retries` retries, `Retry-After` honoured, never past the `backoff.timeout` deadline.
  *
  * A delivery never fails: its `Outcome` says what happened. Every delivery runs in a span
@@ -52,7 +53,19 @@ import { cancelContentType, contentType, userAgent } from "./WireContract.js"
 /** Response bodies are read up to this many bytes, never more. */
 export const maxResponseBytes: number = UndiciHttpClient.defaultMaxResponseBytes
 
-const maxWait = Duration.minutes(1)
+/**
+ * The longest wait between attempts: a webhook with a before event blocks that event while it
+ * waits, so 1m; an after-only webhook waits in the outbox holding nothing, so 10m, which lets its
+ * default 12 retries outlast a receiver's outage of half an hour.
+ */
+export const maxWait: { readonly before: Duration.Duration; readonly after: Duration.Duration } = {
+  before: Duration.minutes(1),
+  after: Duration.minutes(10)
+}
+
+/** The longest wait of a webhook's retries: `maxWait.before` if any of its events is a before one. */
+export const maxWaitOf = (webhook: { readonly events: ReadonlyArray<{ readonly preposition: string }> }): Duration.Duration =>
+  webhook.events.some((selector) => selector.preposition === "before") ? maxWait.before : maxWait.after
 
 /** What one delivery came to. */
 export type Outcome = Delivered | Cancelled | Failed
@@ -338,13 +351,17 @@ const transportFailure = (error: HttpClientError.HttpClientError): AttemptFailur
 
 /**
  * The waits of a webhook's retries, as a Schedule over attempt failures: exponential from 1s,
- * ×2, jittered ±20 % (from `Random`), each at most 1m, at most `retries` of them, only after a
- * retryable failure, `Retry-After` replacing the wait. No deadline: see `retrySchedule`.
+ * ×2, jittered ±20 % (from `Random`), each at most `longestWait` (1m; a sender uses `maxWaitOf`
+ * its webhook), at most `retries` of them, only after a retryable failure, `Retry-After`
+ * replacing the wait. No deadline: see `retrySchedule`.
  */
-export const retryPolicy = (backoff: Backoff): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
+export const retryPolicy = (
+  backoff: Backoff,
+  longestWait: Duration.DurationInput = maxWait.before
+): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
   Schedule.exponential(Duration.seconds(1), 2).pipe(
     Schedule.jittered,
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxWait)),
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, longestWait)),
     Schedule.intersect(Schedule.recurs(backoff.retries)),
     Schedule.intersect(Schedule.identity<AttemptFailure>()),
     Schedule.whileInput((failure: AttemptFailure) => failure.retryable),
@@ -358,8 +375,12 @@ export const retryPolicy = (backoff: Backoff): Schedule.Schedule<Duration.Durati
  * which no retry may start; a wait that would end past it stops the schedule. The engine steps
  * `retryPolicy` itself, one failure at a time, and checks the deadline the same way.
  */
-export const retrySchedule = (backoff: Backoff, deadline: number): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
-  retryPolicy(backoff).pipe(
+export const retrySchedule = (
+  backoff: Backoff,
+  deadline: number,
+  longestWait: Duration.DurationInput = maxWait.before
+): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
+  retryPolicy(backoff, longestWait).pipe(
     Schedule.checkEffect((_, delay) =>
       Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(delay) <= deadline)
     )
@@ -433,7 +454,7 @@ export const makeSender = (
     const base = HttpClientRequest.post(webhook.target, { headers: staticHeaders(webhook) })
     const requestTimeout = Duration.toMillis(webhook.requestTimeout)
     const backoff = webhook.backoff
-    const policy = backoff === undefined ? undefined : retryPolicy(backoff)
+    const policy = backoff === undefined ? undefined : retryPolicy(backoff, maxWaitOf(webhook))
     const tags = { connector: options.connector ?? "webhooks", webhook: webhook.name }
     const outcomes = (preposition: string) => ({
       Delivered: Metrics.tagged(Metrics.deliveriesTotal, { ...tags, preposition, outcome: "delivered" }),
