@@ -139,9 +139,9 @@ export const make = (
     const insert = (jobs: ReadonlyArray<OutboxStore.NewJob>, at: number) =>
       Effect.forEach(chunks(jobs, insertChunk), (chunk) =>
         sql`INSERT INTO ${d} ${sql.insert(chunk.map((job) => Rows.newRow(job, at)))} ON CONFLICT (id) DO NOTHING`, { discard: true })
-    const commitGroup = Effect.gen(function*() {
-      const group = yield* Queue.takeBetween(intake, 1, groupCommitLimit)
-      const jobs = [...group].flatMap((waiting) => waiting.jobs)
+    // Once taken, a group is committed and answered even when the scope is closing.
+    const commit = (group: ReadonlyArray<Waiting>) => Effect.gen(function*() {
+      const jobs = group.flatMap((waiting) => waiting.jobs)
       const committed = yield* now.pipe(
         Effect.flatMap((at) => sql.withTransaction(insert(jobs, at))),
         Effect.mapError(fail(`store ${jobs.length} after ${jobs.length === 1 ? "delivery" : "deliveries"}`)),
@@ -151,6 +151,7 @@ export const make = (
         yield* Deferred.done(waiting.done, Exit.map(committed, () => waiting.jobs.length))
       }
     }).pipe(Effect.uninterruptible)
+    const commitGroup = Effect.flatMap(Queue.takeBetween(intake, 1, groupCommitLimit), (group) => commit([...group]))
     yield* Effect.forkScoped(Effect.forever(commitGroup))
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Queue.takeAll(intake), (left) =>
