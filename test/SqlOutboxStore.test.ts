@@ -428,6 +428,13 @@ describe("SqlOutboxStore: bad input gives one clear error, nothing lost", () => 
       expect(fs.readFileSync(file).equals(garbage)).toBe(true)
     }))
 
+  it.scoped("an SQLite file in a directory that does not exist: an error, not a crash", () =>
+    Effect.gen(function*() {
+      const refused = yield* Effect.flip(open(sqlite.layer(path.join(tempDir, "missing", "outbox.db"))))
+      expect(refused._tag).toBe("OutboxStoreError")
+      expect(refused.message).toMatch(/could not open: the SQLite file cannot be opened \(does its directory exist/)
+    }))
+
   it.scoped("a read-only SQLite file: one clear error, its pending rows kept", () =>
     Effect.gen(function*() {
       const file = yield* sqlite.place
@@ -439,14 +446,9 @@ describe("SqlOutboxStore: bad input gives one clear error, nothing lost", () => 
       const readOnly = () => root ? execFileSync("chattr", ["+i", file]) : fs.chmodSync(file, 0o444)
       const writable = () => root ? execFileSync("chattr", ["-i", file]) : fs.chmodSync(file, 0o644)
       yield* Effect.acquireRelease(Effect.sync(readOnly), () => Effect.sync(writable))
-      const result = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
-        const opened = yield* open(sqlite.layer(file))
-        return yield* opened.store.enqueue([job("refused")])
-      })))
-      expect(Exit.isFailure(result)).toBe(true)
-      const error = Exit.isFailure(result) ? result.cause : undefined
-      const message = String(error && "error" in error ? (error.error as Error).message : error)
-      expect(message).toMatch(/^outbox store \(sqlite .*\) could not .*: the SQLite file is read-only/)
+      // Refused at start, not at its first delivery.
+      const refused = yield* Effect.flip(open(sqlite.layer(file)))
+      expect(refused.message).toMatch(/^outbox store \(sqlite .*\) could not open for writing: the SQLite file is read-only/)
       writable()
       const again = yield* open(sqlite.layer(file))
       expect((yield* again.admin.list({})).map((d) => d.id)).toEqual(["kept"])

@@ -123,6 +123,15 @@ export const make = (
       Effect.catchAllDefect((defect) => Effect.fail(fail(`upgrade its schema from version ${found} to ${target}`)(defect)))
     )
 
+    // A read-only SQLite file opens and reads: write its header's version number back as it is,
+    // so such a store is refused at start rather than at its first delivery.
+    if (dialect === "sqlite") {
+      yield* sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
+        Effect.flatMap((rows) => sql.unsafe(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`)),
+        Effect.mapError(fail("open for writing"))
+      )
+    }
+
     // The webhooks this process delivers, learnt from its claims and enqueues: `pending` and
     // `close` count only theirs, since other processes' rows are not this one's to drain.
     const mine = new Set<string>()
@@ -388,11 +397,17 @@ export const layerSqlite = (
   options: SqliteOptions
 ): Layer.Layer<OutboxStore.OutboxStore | OutboxStore.OutboxAdmin, OutboxStore.OutboxStoreError> =>
   Layer.scopedContext(Effect.gen(function*() {
-    const client = yield* provideReactivity(LibsqlClient.make({ url: pathToFileURL(path.resolve(options.path)).href }))
+    const label = `sqlite ${options.path}`
+    // The driver throws when it cannot open the file (a missing directory): an error, not a crash.
+    const client = yield* provideReactivity(LibsqlClient.make({ url: pathToFileURL(path.resolve(options.path)).href })).pipe(
+      Effect.catchAllDefect((defect) =>
+        new OutboxStore.OutboxStoreError({ store: label, operation: "open", reason: Rows.describe(defect, []) })
+      )
+    )
     const store = yield* make({
       lease: options.lease,
       retention: options.retention,
-      label: `sqlite ${options.path}`,
+      label,
       schemaVersion: options.schemaVersion
     }).pipe(Effect.provideService(SqlClient.SqlClient, client))
     return toContext(store)
