@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -398,6 +398,45 @@ describe("SqlOutboxStore (postgres, shared by processes)", () => {
       const rows = yield* postgres.raw(place, (sql, table) => sql`SELECT COUNT(*) AS n FROM ${sql(table("deliveries"))}`)
       expect(Number(rows[0]!.n)).toBe(400)
       yield* end
+    }))
+})
+
+describe("SqlOutboxStore (sqlite, processes sharing one file)", () => {
+  /** Runs the helper process of test/support/sqliteOutboxProcess.ts (built to dist/ by the global setup). */
+  const other = (...args: ReadonlyArray<string>) =>
+    Effect.async<string, Error>((resume) => {
+      const child = execFile(process.execPath, [path.resolve("dist/test/support/sqliteOutboxProcess.js"), ...args], (error, stdout, stderr) =>
+        resume(error === null ? Effect.succeed(stdout) : Effect.fail(new Error(`${error.message}: ${stderr}`))))
+      return Effect.sync(() => child.kill())
+    })
+
+  it.scopedLive("writers in several processes wait for each other's lock: every row committed, each claimed once", () =>
+    Effect.gen(function*() {
+      const file = yield* sqlite.place
+      const here = yield* open(sqlite.layer(file))
+      const enqueueHere = Effect.forEach(
+        Array.from({ length: 6 }, (_, i) => Array.from({ length: 10 }, (_, j) => job(`h${i}-${j}`))),
+        (batch) => here.store.enqueue(batch),
+        { concurrency: "unbounded", discard: true }
+      )
+      yield* Effect.all([other("enqueue", file, "x", "60"), other("enqueue", file, "y", "60"), enqueueHere], { concurrency: "unbounded" })
+      expect(yield* here.store.pending).toBe(180)
+
+      const claimHere = Effect.gen(function*() {
+        const got: Array<string> = []
+        for (;;) {
+          const jobs = yield* here.store.claim({ limit: 1, now: Date.now(), webhooks: ["a"], room: () => 1 })
+          if (jobs.length === 0) return got
+          got.push(jobs[0]!.id)
+          yield* here.store.complete(jobs[0]!, attempt(1, 0, 200, "delivered"))
+        }
+      })
+      const [x, y, h] = yield* Effect.all([other("claim", file), other("claim", file), claimHere], { concurrency: "unbounded" })
+      const claimed = [...JSON.parse(x) as Array<string>, ...JSON.parse(y) as Array<string>, ...h]
+      expect(claimed.length).toBe(180)
+      expect(new Set(claimed).size).toBe(180)
+      expect(yield* here.store.pending).toBe(0)
+      yield* here.end
     }))
 })
 

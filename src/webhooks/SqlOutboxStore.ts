@@ -18,6 +18,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -26,7 +27,6 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
@@ -72,8 +72,6 @@ const defaultPollInterval = Duration.seconds(1)
 const purgeEveryAtMost = Duration.hours(1)
 const purgeEveryAtLeast = Duration.seconds(1)
 
-const busyRetries = Schedule.intersect(Schedule.spaced(Duration.millis(20)), Schedule.recurs(250))
-
 const schemaName = /^[a-z_][a-z0-9_]{0,62}$/
 
 /**
@@ -110,6 +108,18 @@ export const make = (
     // one PostgreSQL database take turns (an advisory lock), so only the first one migrates.
     // ---------------------------------------------------------------------------------------
     const target = options.schemaVersion ?? Migrations.latestVersion
+
+    /**
+     * SQLite has one writer per file, and its driver opens a new connection after each
+     * transaction: every write here first tells the connection it runs on to wait for another
+     * process's lock (up to 5 s) rather than fail at once, and writes of this store go one at a
+     * time, so none slips in between.
+     */
+    const sqliteWrites = yield* Effect.makeSemaphore(1)
+    const waitForLocks = sql.unsafe("PRAGMA busy_timeout = 5000")
+    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+      dialect === "sqlite" ? sqliteWrites.withPermits(1)(Effect.zipRight(waitForLocks, effect)) : effect
+
     const prepare = Effect.gen(function*() {
       const found = yield* Migrations.currentVersion(t).pipe(Effect.mapError(fail("open")))
       if (found > Migrations.latestVersion) {
@@ -124,7 +134,7 @@ export const make = (
         yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(options.schema)}`.pipe(Effect.mapError(fail("create its schema")))
       }
       const upgrade = fail(`upgrade its schema from version ${found} to ${target}`)
-      yield* Migrations.migrate(t, target).pipe(
+      yield* writing(Migrations.migrate(t, target)).pipe(
         Effect.mapError(upgrade),
         Effect.catchAllDefect((defect) => Effect.fail(upgrade(defect)))
       )
@@ -143,19 +153,12 @@ export const make = (
     // so such a store is refused at start rather than at its first delivery. Then WAL, so that
     // readers (`servo webhooks deliveries`) never wait for a writer.
     if (dialect === "sqlite") {
-      yield* sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
+      yield* writing(sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
         Effect.flatMap((rows) => sql.unsafe(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`)),
-        Effect.zipRight(sql`PRAGMA journal_mode = WAL`),
-        Effect.mapError(fail("open for writing"))
-      )
+        Effect.zipRight(sql`PRAGMA journal_mode = WAL`)
+      )).pipe(Effect.mapError(fail("open for writing")))
     }
 
-    /**
-     * SQLite has one writer per file: a write that finds another process's lock is tried again
-     * for up to about 5 seconds before it fails.
-     */
-    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      dialect === "sqlite" ? Effect.retry(effect, { schedule: busyRetries, while: Rows.isBusy }) : effect
 
     // The webhooks this process delivers, learnt from its claims and enqueues: `pending` and
     // `close` count only theirs, since other processes' rows are not this one's to drain.
