@@ -113,12 +113,34 @@ export const make = (
      * SQLite has one writer per file, and its driver opens a new connection after each
      * transaction: every write here first tells the connection it runs on to wait for another
      * process's lock (up to 5 s) rather than fail at once, and writes of this store go one at a
-     * time, so none slips in between.
+     * time, so none slips in between. (A lock held longer fails the write with a clear error.)
      */
     const sqliteWrites = yield* Effect.makeSemaphore(1)
-    const waitForLocks = sql.unsafe("PRAGMA busy_timeout = 5000")
+    const waitForLocks = Effect.zipRight(
+      sql.unsafe("PRAGMA busy_timeout = 5000"),
+      // In WAL, NORMAL keeps every commit through a process crash (kill -9, OOM, eviction) and
+      // syncs at checkpoints rather than per commit; only a power loss can take back the last ones.
+      sql.unsafe("PRAGMA synchronous = NORMAL")
+    )
     const writing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
       dialect === "sqlite" ? sqliteWrites.withPermits(1)(Effect.zipRight(waitForLocks, effect)) : effect
+
+    /**
+     * All or nothing. SQLite: BEGIN IMMEDIATE … COMMIT on the driver's one connection, inside
+     * `writing`, since the driver's own transactions open a new connection each time (slow, and
+     * without the lock wait set above).
+     */
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+      dialect !== "sqlite" ? sql.withTransaction(effect) : writing(Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          yield* sql.unsafe("BEGIN IMMEDIATE")
+          const rollback = Effect.ignore(sql.unsafe("ROLLBACK"))
+          const done = yield* Effect.exit(restore(effect))
+          if (Exit.isFailure(done)) return yield* Effect.zipRight(rollback, done)
+          yield* sql.unsafe("COMMIT").pipe(Effect.tapError(() => rollback))
+          return done.value
+        })
+      ))
 
     const prepare = Effect.gen(function*() {
       const found = yield* Migrations.currentVersion(t).pipe(Effect.mapError(fail("open")))
@@ -180,7 +202,7 @@ export const make = (
     const commit = (group: ReadonlyArray<Waiting>) => Effect.gen(function*() {
       const jobs = group.flatMap((waiting) => waiting.jobs)
       const committed = yield* now.pipe(
-        Effect.flatMap((at) => writing(sql.withTransaction(insert(jobs, at)))),
+        Effect.flatMap((at) => transaction(insert(jobs, at))),
         Effect.mapError(fail(`store ${jobs.length} after ${jobs.length === 1 ? "delivery" : "deliveries"}`)),
         Effect.exit
       )
@@ -246,31 +268,31 @@ export const make = (
 
     const complete = (job: OutboxStore.Job, attempt: OutboxStore.Attempt) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           // Delivered even when the lease was lost meanwhile: the receiver has it.
           sql`UPDATE ${d} SET status = 'delivered', attempts = ${attempt.number}, last_error = NULL,
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending'`
-        )))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as delivered`)))
+        ))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as delivered`)))
 
     const reschedule = (job: OutboxStore.Job, attempt: OutboxStore.Attempt, retry: OutboxStore.Retry) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           sql`UPDATE ${d} SET attempts = ${retry.attempts}, due_at = ${Math.round(retry.dueAt)}, last_error = ${retry.lastError},
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending' AND lease_owner = ${owner}`
-        )))).pipe(Effect.asVoid, Effect.mapError(fail(`reschedule delivery ${job.id}`)))
+        ))).pipe(Effect.asVoid, Effect.mapError(fail(`reschedule delivery ${job.id}`)))
 
     const failJob = (job: OutboxStore.Job, attempt: OutboxStore.Attempt | undefined, reason: string) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           sql`UPDATE ${d} SET status = 'failed', attempts = ${attempt?.number ?? job.attempts}, last_error = ${reason},
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending' AND lease_owner = ${owner}`
-        )))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as failed`)))
+        ))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as failed`)))
 
     // ---------------------------------------------------------------------------------------
     // Waking up, counting, closing.
@@ -318,10 +340,10 @@ export const make = (
 
     const deleteFinished = (where: (at: number) => ReturnType<typeof sql.and>) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           sql`DELETE FROM ${a} WHERE delivery_id IN (SELECT id FROM ${d} WHERE ${where(at)})`,
           sql<Rows.Row>`DELETE FROM ${d} WHERE ${where(at)} RETURNING id`
-        ))))
+        )))
     const expire = deleteFinished((at) => sql.and([sql`status = 'delivered'`, sql`updated_at < ${at - retention}`])).pipe(
       Effect.catchAll((error) => Effect.logWarning(`outbox retention purge failed: ${fail("purge")(error).message}`))
     )
