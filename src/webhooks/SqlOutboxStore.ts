@@ -15,8 +15,6 @@
  * @since 0.2.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
@@ -433,6 +431,16 @@ const toContext = (store: SqlOutboxStore) =>
 
 const provideReactivity = Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make)
 
+/**
+ * The drivers load when a store of theirs opens, so a servo on the memory store (or on the other
+ * database) never loads them.
+ */
+const driver = <A>(store: string, load: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: load,
+    catch: (cause) => new OutboxStore.OutboxStoreError({ store, operation: "load its driver", reason: Rows.describe(cause, []) })
+  })
+
 export interface SqliteOptions {
   /** The database file, made when missing. */
   readonly path: string
@@ -449,6 +457,7 @@ export const layerSqlite = (
   Layer.scopedContext(Effect.gen(function*() {
     const label = `sqlite ${options.path}`
     // The driver throws when it cannot open the file (a missing directory): an error, not a crash.
+    const LibsqlClient = yield* driver(label, () => import("@effect/sql-libsql/LibsqlClient"))
     const client = yield* provideReactivity(LibsqlClient.make({ url: pathToFileURL(path.resolve(options.path)).href })).pipe(
       Effect.catchAllDefect((defect) =>
         new OutboxStore.OutboxStoreError({ store: label, operation: "open", reason: Rows.describe(defect, []) })
@@ -483,6 +492,7 @@ export const layerPostgres = (
   Layer.scopedContext(Effect.gen(function*() {
     const secrets = Rows.urlSecrets(Redacted.value(options.url))
     const label = options.schema === undefined ? "postgres" : `postgres schema ${options.schema}`
+    const PgClient = yield* driver(label, () => import("@effect/sql-pg/PgClient"))
     const client = yield* provideReactivity(PgClient.make({
       url: options.url,
       maxConnections: options.maxConnections,
