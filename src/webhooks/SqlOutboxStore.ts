@@ -102,16 +102,15 @@ export const make = (
     const now = Effect.clockWith((clock) => clock.currentTimeMillis)
 
     // ---------------------------------------------------------------------------------------
-    // The schema: refuse a newer one untouched, else migrate. Processes starting together on
-    // one PostgreSQL database take turns (an advisory lock), so only the first one migrates.
+    // Writes and transactions.
     // ---------------------------------------------------------------------------------------
-    const target = options.schemaVersion ?? Migrations.latestVersion
 
     /**
-     * SQLite has one writer per file, and its driver opens a new connection after each
-     * transaction: every write here first tells the connection it runs on to wait for another
-     * process's lock (up to 5 s) rather than fail at once, and writes of this store go one at a
-     * time, so none slips in between. (A lock held longer fails the write with a clear error.)
+     * SQLite has one writer per file: every write here first tells the connection it runs on to
+     * wait for another process's lock (up to 5 s) rather than fail at once (set each time: the
+     * driver's own transaction, which the Migrator uses, leaves a new connection behind), and
+     * this store's writes go one at a time, so none slips into another's transaction. A lock
+     * held longer fails the write with a clear error.
      */
     const sqliteWrites = yield* Effect.makeSemaphore(1)
     const waitForLocks = Effect.zipRight(
@@ -140,6 +139,11 @@ export const make = (
         })
       ))
 
+    // ---------------------------------------------------------------------------------------
+    // The schema: refuse a newer one untouched, else migrate. Processes starting together on
+    // one PostgreSQL database take turns (an advisory lock), so only the first one migrates.
+    // ---------------------------------------------------------------------------------------
+    const target = options.schemaVersion ?? Migrations.latestVersion
     const prepare = Effect.gen(function*() {
       const found = yield* Migrations.currentVersion(t).pipe(Effect.mapError(fail("open")))
       if (found > Migrations.latestVersion) {
@@ -178,7 +182,6 @@ export const make = (
         Effect.zipRight(sql`PRAGMA journal_mode = WAL`)
       )).pipe(Effect.mapError(fail("open for writing")))
     }
-
 
     // The webhooks this process delivers, learnt from its claims and enqueues: `pending` and
     // `close` count only theirs, since other processes' rows are not this one's to drain.
