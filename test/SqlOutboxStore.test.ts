@@ -386,6 +386,37 @@ describe("SqlOutboxStore (postgres, shared by processes)", () => {
       yield* two.end
     }))
 
+  it.scoped("make over a SqlClient in context: concurrent enqueues share commits", () =>
+    Effect.gen(function*() {
+      const place = yield* postgres.place
+      const client = yield* PgClient.make({ url: Redacted.make(pgUrl) }).pipe(Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make))
+      // The real client, its transactions counted.
+      let transactions = 0
+      const counting: SqlClient.SqlClient = Object.assign(
+        (...args: Array<any>) => (client as any)(...args),
+        client,
+        {
+          withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+            transactions++
+            return client.withTransaction(effect)
+          }
+        }
+      )
+      const store = yield* SqlOutboxStore.make({ lease, retention, schema: place }).pipe(
+        Effect.provideService(SqlClient.SqlClient, counting)
+      )
+      transactions = 0
+      const taken = yield* Effect.all(
+        Array.from({ length: 200 }, (_, i) => store.enqueue([job(`g${i}`)])),
+        { concurrency: "unbounded" }
+      )
+      expect(taken.every((n) => n === 1)).toBe(true)
+      expect(yield* store.pending).toBe(200)
+      // 200 enqueues, far fewer commits: each takes what arrived while the one before ran.
+      expect(transactions).toBeGreaterThan(0)
+      expect(transactions).toBeLessThan(50)
+    }))
+
   it.scoped("concurrent enqueues are all committed (sharing commits)", () =>
     Effect.gen(function*() {
       const place = yield* postgres.place
