@@ -11,6 +11,7 @@
  *
  * @internal
  */
+import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -370,13 +371,36 @@ const compileTransformation = (ast: AST.Transformation, memo: Map<AST.AST, Encod
   const transform = kind._tag === "FinalTransformation"
     ? kind.encode
     : (value: unknown) => Either.right(value)
-  return (value) => {
+  const general: Encode = (value) => {
     const typed = toValue(value)
     if (typed === refused) return refused
     const encoded = transform(typed, AST.defaultParseOption, ast, value)
     if (!Either.isEither(encoded)) throw undecided
     if (Either.isLeft(encoded)) return refused
     return from(encoded.right)
+  }
+  return kind === dateTimeUtc ? encodeDateTimeUtc(general) : general
+}
+
+const dateTimeUtc = (Schema.DateTimeUtc.ast as AST.Transformation).transformation
+
+/**
+ * `Schema.DateTimeUtc` as JSON: `toISOString` of its instant, the transformation's own encode,
+ * remembered for the last instant — `toISOString` is the costliest step of a measurement's
+ * encoding, and the readings of one measurement usually share their time.
+ */
+const encodeDateTimeUtc = (general: Encode): Encode => {
+  let lastMillis = Number.NaN
+  let lastJson = ""
+  return (value) => {
+    if (refinementDepth > 0 || !DateTime.isDateTime(value) || value._tag !== "Utc") return general(value)
+    if (value.epochMillis !== lastMillis) {
+      const json = general(value)
+      if (typeof json !== "string") return json
+      lastMillis = value.epochMillis
+      lastJson = json
+    }
+    return lastJson
   }
 }
 
