@@ -157,15 +157,19 @@ export const make = (
       return [webhook, {
         enqueued: Metrics.tagged(Metrics.outboxTotal, tags("enqueued")),
         overflowed: Metrics.tagged(Metrics.outboxTotal, tags("overflowed")),
-        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned"))
+        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned")),
+        leftPending: Metrics.tagged(Metrics.outboxTotal, tags("left_pending"))
       }] as const
     }))
-    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) =>
+    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned" | "leftPending", by = 1) =>
       counters.get(webhook)?.[outcome].unsafeUpdate(by, [])
 
     // Done when intake has stopped and nothing is pending, or when the drain is cut short.
     const drained = yield* Deferred.make<void>()
-    const pending = store.pending.pipe(
+    // Once the store is closed nothing is pending here: the memory store's leftovers were counted
+    // as abandoned, a durable store's as left pending (and the store may be gone).
+    let closed = false
+    const pending = Effect.suspend(() => closed ? Effect.succeed(0) : store.pending).pipe(
       Effect.catchAll((error) => Effect.as(Effect.logError(`outbox store cannot count: ${error.message}`).pipe(annotate), 0))
     )
     const checkDrained = Effect.suspend(() =>
@@ -371,6 +375,7 @@ export const make = (
           Effect.as(Effect.logError(`outbox store could not close: ${error.message}`), new Map<string, number>())
         )
       )
+      closed = true
       yield* reportUnfinished(unfinished, cutBy)
       // The spans of what did not finish end here, saying so.
       const now = yield* Effect.clockWith((clock) => clock.currentTimeNanos)
@@ -385,9 +390,7 @@ export const make = (
       Effect.gen(function*() {
         if (unfinished.size === 0) return
         const total = [...unfinished.values()].reduce((a, b) => a + b, 0)
-        if (!store.durable) {
-          for (const [webhook, left] of unfinished) count(webhook, "abandoned", left)
-        }
+        for (const [webhook, left] of unfinished) count(webhook, store.durable ? "leftPending" : "abandoned", left)
         // The webhooks that lost the most first; past a few, one line would be a wall of names
         // (the per-webhook counts are in the outbox metric).
         const ranked = [...unfinished].sort((a, b) => b[1] - a[1])
