@@ -1,5 +1,6 @@
 /**
- * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen` and `keys` —
+ * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen`, `keys`,
+ * `worker` and `deliveries` —
  * ready to be mounted in any Effect servo CLI built with @effect/cli:
  *
  * ```ts
@@ -35,6 +36,7 @@ import * as Either from "effect/Either"
 import type * as Connector from "../servo/Connector.js"
 import type * as Servo from "../servo/Servo.js"
 import * as CliError from "./CliError.js"
+import * as DeliveriesCommand from "./DeliveriesCommand.js"
 import { clientFromContext } from "./internal/clientProvider.js"
 import { type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import { descriptions, webhooksOverview } from "./internal/help.js"
@@ -43,6 +45,7 @@ import * as ListCommand from "./ListCommand.js"
 import * as ListenCommand from "./ListenCommand.js"
 import * as TriggerCommand from "./TriggerCommand.js"
 import * as ValidateCommand from "./ValidateCommand.js"
+import * as WorkerCommand from "./WorkerCommand.js"
 
 /**
  * What the group's handlers need from the host.
@@ -119,7 +122,9 @@ export const makeWith = <RH = HttpClient.HttpClient>(options: {
       TriggerCommand.make(assembly, provideClient),
       ValidateCommand.make(assembly),
       ListenCommand.make(assembly),
-      keysCommand
+      keysCommand,
+      WorkerCommand.make(assembly, provideClient),
+      DeliveriesCommand.make(assembly)
     ])
   )
 }

@@ -71,6 +71,11 @@ class Wakeups {
   private permits = 0
   constructor(private readonly workers: number) {}
 
+  /** Workers waiting for work now. */
+  get idle(): number {
+    return this.waiting.length
+  }
+
   readonly wait: Effect.Effect<void> = Effect.suspend(() => {
     if (this.permits > 0) {
       this.permits--
@@ -176,6 +181,13 @@ export const make = (
       state.accepting
         ? Effect.void
         : Effect.flatMap(pending, (left) => left === 0 ? Deferred.succeed(drained, undefined) : Effect.void)
+    )
+    // A durable store keeps what is not due for the next process: its drain ends when nothing is
+    // due, the last worker going idle (a retry waiting its turn is not waited for).
+    const checkIdleDrained = Effect.suspend(() =>
+      !state.accepting && store.durable && wakeups.idle >= options.workers - 1
+        ? Deferred.succeed(drained, undefined)
+        : Effect.void
     )
 
     // -------------------------------------------------------------------------------------------
@@ -306,7 +318,7 @@ export const make = (
     const work: Effect.Effect<void> = Effect.suspend(() =>
       store.claim({ ...claimRequest, now: clock.unsafeCurrentTimeMillis() })
     ).pipe(
-      Effect.flatMap((jobs) => jobs.length === 0 ? wakeups.wait : run(jobs[0]!)),
+      Effect.flatMap((jobs) => jobs.length === 0 ? Effect.zipRight(checkIdleDrained, wakeups.wait) : run(jobs[0]!)),
       Effect.catchAll((error) =>
         Effect.logError(`outbox store failed; retrying in ${GoDuration.format(storeErrorPause)}: ${error.message}`).pipe(
           annotate,
@@ -358,7 +370,10 @@ export const make = (
       const dropped = state.takeOverflow()
       if (dropped > 0) yield* logOverflow(dropped)
       const left = yield* pending
-      if (left > 0) {
+      // Every worker idle: nothing is due, and a durable store keeps the rest.
+      const nothingDue = store.durable && wakeups.idle === options.workers
+      if (nothingDue) cutBy = "nothing due"
+      if (left > 0 && !nothingDue) {
         yield* Effect.logInfo(
           `draining ${plural(left, "after delivery", "after deliveries")} (up to ${GoDuration.format(drainTimeout)})`
         )
@@ -367,6 +382,7 @@ export const make = (
         // counted below either way.
         const waited = yield* Deferred.await(drained).pipe(Effect.interruptible, Effect.timeoutOption(drainTimeout), Effect.exit)
         if (Exit.isFailure(waited)) cutBy = "a signal"
+        else if (store.durable && waited.value._tag === "Some") cutBy = "nothing due"
       }
       // Stop everything first, so nothing finishes while it is being counted.
       yield* FiberSet.clear(fibers)
@@ -402,6 +418,8 @@ export const make = (
         const what = store.durable ? "left pending in the store" : "abandoned"
         const when = cutBy === undefined
           ? `after the ${GoDuration.format(drainTimeout)} drain deadline`
+          : cutBy === "nothing due"
+          ? "(not due yet: the next process delivers them)"
           : `when ${cutBy} stopped the drain`
         yield* Effect.logWarning(
           `shutdown: ${plural(total, "after delivery", "after deliveries")} ${what} ${when}: ${shown.join(", ")}${more}`
