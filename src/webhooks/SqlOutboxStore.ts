@@ -123,6 +123,15 @@ export const make = (
       Effect.catchAllDefect((defect) => Effect.fail(fail(`upgrade its schema from version ${found} to ${target}`)(defect)))
     )
 
+    // A read-only SQLite file opens and reads: write its header's version number back as it is,
+    // so such a store is refused at start rather than at its first delivery.
+    if (dialect === "sqlite") {
+      yield* sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
+        Effect.flatMap((rows) => sql.unsafe(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`)),
+        Effect.mapError(fail("open for writing"))
+      )
+    }
+
     // The webhooks this process delivers, learnt from its claims and enqueues: `pending` and
     // `close` count only theirs, since other processes' rows are not this one's to drain.
     const mine = new Set<string>()
@@ -139,9 +148,9 @@ export const make = (
     const insert = (jobs: ReadonlyArray<OutboxStore.NewJob>, at: number) =>
       Effect.forEach(chunks(jobs, insertChunk), (chunk) =>
         sql`INSERT INTO ${d} ${sql.insert(chunk.map((job) => Rows.newRow(job, at)))} ON CONFLICT (id) DO NOTHING`, { discard: true })
-    const commitGroup = Effect.gen(function*() {
-      const group = yield* Queue.takeBetween(intake, 1, groupCommitLimit)
-      const jobs = [...group].flatMap((waiting) => waiting.jobs)
+    // Once taken, a group is committed and answered even when the scope is closing.
+    const commit = (group: ReadonlyArray<Waiting>) => Effect.gen(function*() {
+      const jobs = group.flatMap((waiting) => waiting.jobs)
       const committed = yield* now.pipe(
         Effect.flatMap((at) => sql.withTransaction(insert(jobs, at))),
         Effect.mapError(fail(`store ${jobs.length} after ${jobs.length === 1 ? "delivery" : "deliveries"}`)),
@@ -151,6 +160,7 @@ export const make = (
         yield* Deferred.done(waiting.done, Exit.map(committed, () => waiting.jobs.length))
       }
     }).pipe(Effect.uninterruptible)
+    const commitGroup = Effect.flatMap(Queue.takeBetween(intake, 1, groupCommitLimit), (group) => commit([...group]))
     yield* Effect.forkScoped(Effect.forever(commitGroup))
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Queue.takeAll(intake), (left) =>
@@ -387,11 +397,17 @@ export const layerSqlite = (
   options: SqliteOptions
 ): Layer.Layer<OutboxStore.OutboxStore | OutboxStore.OutboxAdmin, OutboxStore.OutboxStoreError> =>
   Layer.scopedContext(Effect.gen(function*() {
-    const client = yield* provideReactivity(LibsqlClient.make({ url: pathToFileURL(path.resolve(options.path)).href }))
+    const label = `sqlite ${options.path}`
+    // The driver throws when it cannot open the file (a missing directory): an error, not a crash.
+    const client = yield* provideReactivity(LibsqlClient.make({ url: pathToFileURL(path.resolve(options.path)).href })).pipe(
+      Effect.catchAllDefect((defect) =>
+        new OutboxStore.OutboxStoreError({ store: label, operation: "open", reason: Rows.describe(defect, []) })
+      )
+    )
     const store = yield* make({
       lease: options.lease,
       retention: options.retention,
-      label: `sqlite ${options.path}`,
+      label,
       schemaVersion: options.schemaVersion
     }).pipe(Effect.provideService(SqlClient.SqlClient, client))
     return toContext(store)

@@ -120,7 +120,7 @@ const chain = (error: unknown): Array<string> => {
     if (typeof cause === "object") {
       const message = (cause as { message?: unknown }).message
       const code = (cause as { code?: unknown }).code
-      if (typeof message === "string" && message.length > 0 && !messages.includes(message)) messages.push(message)
+      if (typeof message === "string" && message.length > 0 && !messages.some((m) => m.includes(message))) messages.push(message)
       if (typeof code === "string" && !messages.some((m) => m.includes(code))) messages.push(code)
       cause = (cause as { cause?: unknown }).cause
     } else {
