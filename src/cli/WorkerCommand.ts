@@ -89,12 +89,16 @@ export const run = Effect.fn("WorkerCommand.run")(function*(assembly: Assembly, 
       `${options.config}: the outbox is in memory, inside each servo process; workers need a durable one (webhooks.outbox.store: sqlite or postgres)`
     )
   }
-  const { outbox, webhooks } = yield* WebhookConfig.resolveSection(loaded.webhooks, { section, source: options.config }).pipe(
-    Effect.mapError(CliError.fromInvalidConfig)
-  )
+  // Only the after webhooks are delivered here: a before webhook's secrets need not be set.
+  const afterConfigs = loaded.webhooks
+    .map((webhook, i) => ({ ...webhook, path: webhook.path ?? [i] }))
+    .filter((webhook) => webhook.events.some((selector) => selector.preposition === "after"))
+  if (afterConfigs.length === 0) return yield* CliError.fail(`${options.config}: no after webhook to deliver for`)
+  const { outbox, webhooks: after } = yield* WebhookConfig.resolveSection(
+    Object.assign(afterConfigs, { outbox: WebhookConfig.outboxOf(loaded.webhooks) }),
+    { section, source: options.config }
+  ).pipe(Effect.mapError(CliError.fromInvalidConfig))
   if (outbox.store === "memory") return yield* Effect.die(new Error("unreachable: the outbox was checked above"))
-  const after = webhooks.filter((webhook) => webhook.events.some((selector) => selector.preposition === "after"))
-  if (after.length === 0) return yield* CliError.fail(`${options.config}: no after webhook to deliver for`)
 
   const stats = yield* Ref.make(Option.none<Effect.Effect<Webhooks.Stats>>())
   const summary = Effect.flatMap(Ref.get(stats), (read) =>
