@@ -356,11 +356,11 @@ for (const dialect of [sqlite, postgres]) {
 }
 
 describe("SqlOutboxStore (postgres, shared by processes)", () => {
-  it.scopedLive("two stores on one schema never claim the same row", () =>
+  it.scopedLive("two stores started together on one schema never claim the same row", () =>
     Effect.gen(function*() {
       const place = yield* postgres.place
-      const one = yield* open(postgres.layer(place))
-      const two = yield* open(postgres.layer(place))
+      // Started together on an empty schema: they take turns to migrate, neither fails.
+      const [one, two] = yield* Effect.all([open(postgres.layer(place)), open(postgres.layer(place))], { concurrency: 2 })
       const ids = Array.from({ length: 400 }, (_, i) => `c${String(i).padStart(4, "0")}`)
       yield* one.store.enqueue(ids.map((id) => job(id, id.endsWith("1") ? "b" : "a")))
       // Four claimers per store, each taking one row at a time until none is left.

@@ -26,6 +26,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
@@ -71,6 +72,8 @@ const defaultPollInterval = Duration.seconds(1)
 const purgeEveryAtMost = Duration.hours(1)
 const purgeEveryAtLeast = Duration.seconds(1)
 
+const busyRetries = Schedule.intersect(Schedule.spaced(Duration.millis(20)), Schedule.recurs(250))
+
 const schemaName = /^[a-z_][a-z0-9_]{0,62}$/
 
 /**
@@ -103,34 +106,56 @@ export const make = (
     const now = Effect.clockWith((clock) => clock.currentTimeMillis)
 
     // ---------------------------------------------------------------------------------------
-    // The schema: refuse a newer one untouched, else migrate.
+    // The schema: refuse a newer one untouched, else migrate. Processes starting together on
+    // one PostgreSQL database take turns (an advisory lock), so only the first one migrates.
     // ---------------------------------------------------------------------------------------
     const target = options.schemaVersion ?? Migrations.latestVersion
-    const found = yield* Migrations.currentVersion(t).pipe(Effect.mapError(fail("open")))
-    if (found > Migrations.latestVersion) {
-      return yield* new OutboxStore.OutboxStoreError({
-        store,
-        operation: "open",
-        reason: `its schema is at version ${found}, made by a newer servo; this one knows versions up to ${Migrations.latestVersion}. ` +
-          `Upgrade servo (nothing was changed)`
-      })
-    }
-    if (options.schema !== undefined) {
-      yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(options.schema)}`.pipe(Effect.mapError(fail("create its schema")))
-    }
-    yield* Migrations.migrate(t, target).pipe(
-      Effect.mapError(fail(`upgrade its schema from version ${found} to ${target}`)),
-      Effect.catchAllDefect((defect) => Effect.fail(fail(`upgrade its schema from version ${found} to ${target}`)(defect)))
-    )
+    const prepare = Effect.gen(function*() {
+      const found = yield* Migrations.currentVersion(t).pipe(Effect.mapError(fail("open")))
+      if (found > Migrations.latestVersion) {
+        return yield* new OutboxStore.OutboxStoreError({
+          store,
+          operation: "open",
+          reason: `its schema is at version ${found}, made by a newer servo; this one knows versions up to ${Migrations.latestVersion}. ` +
+            `Upgrade servo (nothing was changed)`
+        })
+      }
+      if (options.schema !== undefined) {
+        yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(options.schema)}`.pipe(Effect.mapError(fail("create its schema")))
+      }
+      const upgrade = fail(`upgrade its schema from version ${found} to ${target}`)
+      yield* Migrations.migrate(t, target).pipe(
+        Effect.mapError(upgrade),
+        Effect.catchAllDefect((defect) => Effect.fail(upgrade(defect)))
+      )
+    })
+    yield* dialect !== "postgres" ? prepare : Effect.scoped(Effect.gen(function*() {
+      const connection = yield* sql.reserve
+      const key = [`${Migrations.prefix}migrate:${options.schema ?? ""}`]
+      yield* Effect.acquireRelease(
+        connection.executeRaw("SELECT pg_advisory_lock(hashtext($1))", key),
+        () => Effect.ignore(connection.executeRaw("SELECT pg_advisory_unlock(hashtext($1))", key))
+      )
+      yield* prepare
+    })).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(fail("open")(error))))
 
     // A read-only SQLite file opens and reads: write its header's version number back as it is,
-    // so such a store is refused at start rather than at its first delivery.
+    // so such a store is refused at start rather than at its first delivery. Then WAL, so that
+    // readers (`servo webhooks deliveries`) never wait for a writer.
     if (dialect === "sqlite") {
       yield* sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
         Effect.flatMap((rows) => sql.unsafe(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`)),
+        Effect.zipRight(sql`PRAGMA journal_mode = WAL`),
         Effect.mapError(fail("open for writing"))
       )
     }
+
+    /**
+     * SQLite has one writer per file: a write that finds another process's lock is tried again
+     * for up to about 5 seconds before it fails.
+     */
+    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      dialect === "sqlite" ? Effect.retry(effect, { schedule: busyRetries, while: Rows.isBusy }) : effect
 
     // The webhooks this process delivers, learnt from its claims and enqueues: `pending` and
     // `close` count only theirs, since other processes' rows are not this one's to drain.
@@ -152,7 +177,7 @@ export const make = (
     const commit = (group: ReadonlyArray<Waiting>) => Effect.gen(function*() {
       const jobs = group.flatMap((waiting) => waiting.jobs)
       const committed = yield* now.pipe(
-        Effect.flatMap((at) => sql.withTransaction(insert(jobs, at))),
+        Effect.flatMap((at) => writing(sql.withTransaction(insert(jobs, at)))),
         Effect.mapError(fail(`store ${jobs.length} after ${jobs.length === 1 ? "delivery" : "deliveries"}`)),
         Effect.exit
       )
@@ -181,14 +206,14 @@ export const make = (
     // ---------------------------------------------------------------------------------------
     const skipLocked = sql.literal(dialect === "postgres" ? "FOR UPDATE SKIP LOCKED" : "")
     const claimFrom = (webhooks: ReadonlyArray<string>, limit: number, at: number) =>
-      sql<Rows.Row>`UPDATE ${d} SET lease_owner = ${owner}, lease_until = ${at + lease}
+      writing(sql<Rows.Row>`UPDATE ${d} SET lease_owner = ${owner}, lease_until = ${at + lease}
         WHERE id IN (
           SELECT id FROM ${d}
           WHERE status = 'pending' AND due_at <= ${at} AND (lease_until IS NULL OR lease_until <= ${at})
             AND ${sql.in("webhook", webhooks)}
           ORDER BY due_at LIMIT ${limit} ${skipLocked}
         )
-        RETURNING id, webhook, event, body, attempts, created_at, due_at, deadline, last_error`.pipe(
+        RETURNING id, webhook, event, body, attempts, created_at, due_at, deadline, last_error`).pipe(
         Effect.map((rows) => rows.map(Rows.toJob).sort((x, y) => x.dueAt - y.dueAt))
       )
 
@@ -218,31 +243,31 @@ export const make = (
 
     const complete = (job: OutboxStore.Job, attempt: OutboxStore.Attempt) =>
       Effect.flatMap(now, (at) =>
-        sql.withTransaction(Effect.zipRight(
+        writing(sql.withTransaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           // Delivered even when the lease was lost meanwhile: the receiver has it.
           sql`UPDATE ${d} SET status = 'delivered', attempts = ${attempt.number}, last_error = NULL,
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending'`
-        ))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as delivered`)))
+        )))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as delivered`)))
 
     const reschedule = (job: OutboxStore.Job, attempt: OutboxStore.Attempt, retry: OutboxStore.Retry) =>
       Effect.flatMap(now, (at) =>
-        sql.withTransaction(Effect.zipRight(
+        writing(sql.withTransaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           sql`UPDATE ${d} SET attempts = ${retry.attempts}, due_at = ${Math.round(retry.dueAt)}, last_error = ${retry.lastError},
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending' AND lease_owner = ${owner}`
-        ))).pipe(Effect.asVoid, Effect.mapError(fail(`reschedule delivery ${job.id}`)))
+        )))).pipe(Effect.asVoid, Effect.mapError(fail(`reschedule delivery ${job.id}`)))
 
     const failJob = (job: OutboxStore.Job, attempt: OutboxStore.Attempt | undefined, reason: string) =>
       Effect.flatMap(now, (at) =>
-        sql.withTransaction(Effect.zipRight(
+        writing(sql.withTransaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           sql`UPDATE ${d} SET status = 'failed', attempts = ${attempt?.number ?? job.attempts}, last_error = ${reason},
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending' AND lease_owner = ${owner}`
-        ))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as failed`)))
+        )))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as failed`)))
 
     // ---------------------------------------------------------------------------------------
     // Waking up, counting, closing.
@@ -269,7 +294,7 @@ export const make = (
 
     const close = Effect.suspend(() =>
       Effect.zipRight(
-        sql`UPDATE ${d} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ${owner}`,
+        writing(sql`UPDATE ${d} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ${owner}`),
         mine.size === 0
           ? Effect.succeed<ReadonlyArray<Rows.Row>>([])
           : sql<Rows.Row>`SELECT webhook, COUNT(*) AS n FROM ${d} WHERE status = 'pending' AND ${mineOnly()} GROUP BY webhook`
@@ -283,17 +308,17 @@ export const make = (
     // Housekeeping fibers, on the Clock: lease renewal and the retention purge.
     // ---------------------------------------------------------------------------------------
     const renew = Effect.flatMap(now, (at) =>
-      sql`UPDATE ${d} SET lease_until = ${at + lease} WHERE lease_owner = ${owner} AND status = 'pending'`).pipe(
+      writing(sql`UPDATE ${d} SET lease_until = ${at + lease} WHERE lease_owner = ${owner} AND status = 'pending'`)).pipe(
         Effect.catchAll((error) => Effect.logWarning(`outbox leases not renewed: ${fail("renew leases")(error).message}`))
       )
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(Math.max(1, Math.floor(lease / 3))), renew)))
 
     const deleteFinished = (where: (at: number) => ReturnType<typeof sql.and>) =>
       Effect.flatMap(now, (at) =>
-        sql.withTransaction(Effect.zipRight(
+        writing(sql.withTransaction(Effect.zipRight(
           sql`DELETE FROM ${a} WHERE delivery_id IN (SELECT id FROM ${d} WHERE ${where(at)})`,
           sql<Rows.Row>`DELETE FROM ${d} WHERE ${where(at)} RETURNING id`
-        )))
+        ))))
     const expire = deleteFinished((at) => sql.and([sql`status = 'delivered'`, sql`updated_at < ${at - retention}`])).pipe(
       Effect.catchAll((error) => Effect.logWarning(`outbox retention purge failed: ${fail("purge")(error).message}`))
     )
@@ -339,9 +364,9 @@ export const make = (
             ...(request.webhook === undefined ? [] : [sql`webhook = ${request.webhook}`]),
             ...(request.since === undefined ? [] : [sql`updated_at >= ${request.since}`])
           ])
-        return sql<Rows.Row>`UPDATE ${d} SET status = 'pending', attempts = 0, due_at = ${at},
+        return writing(sql<Rows.Row>`UPDATE ${d} SET status = 'pending', attempts = 0, due_at = ${at},
           deadline = ${at} + (deadline - created_at), lease_owner = NULL, lease_until = NULL, updated_at = ${at}
-          WHERE ${which} RETURNING id`
+          WHERE ${which} RETURNING id`)
       }).pipe(Effect.map((rows) => rows.map((row) => String(row.id))), Effect.mapError(fail("resend deliveries")))
 
     const purge = (request: OutboxStore.PurgeRequest) =>
