@@ -18,7 +18,7 @@ export const descriptions = {
   listen: "Run a local receiver that prints each delivery",
   keys: "Print a fresh signing secret, or an Ed25519 key pair",
   worker: "Deliver from the durable outbox: workers only, no events",
-  deliveries: "List, show, resend or purge deliveries in the durable outbox",
+  deliveries: "List, show, resend or purge deliveries in the outbox",
   generate: "Write a starting servo.yaml (and servo.schema.json beside it)",
   servoSchema: "Print the JSON Schema of servo.yaml, for editors and linters",
   run: "Run the servo: describe, measure, adjust, N times"
@@ -31,8 +31,8 @@ const webhooksRows = (prefix: string) => [
   [`${prefix}validate`, descriptions.validate],
   [`${prefix}listen [OPTIONS]`, descriptions.listen],
   [`${prefix}keys [--ed25519]`, descriptions.keys],
-  [`${prefix}worker [--until-idle] [--workers N]`, descriptions.worker],
-  [`${prefix}deliveries list|show|resend|purge`, descriptions.deliveries]
+  [`${prefix}worker [--until-idle]`, descriptions.worker],
+  [`${prefix}deliveries COMMAND`, descriptions.deliveries]
 ]
 
 const indent = (text: string) => text.split("\n").map((line) => `  ${line}`).join("\n")

@@ -752,12 +752,18 @@ const outboxLimits = {
   leaseMax: Duration.hours(1)
 } as const
 
+const retentionDescription = "How long delivered rows are kept for inspection (`deliveries list`, `show`); at most 365d (default 7d)"
+const leaseDescription =
+  "How long a claimed delivery belongs to one worker before another may take it (extended while an attempt runs); between 1s and 1h (default 30s)"
+
 const Retention = LongDuration.pipe(
   Schema.filter((duration) =>
-    Duration.lessThanOrEqualTo(duration, outboxLimits.retention) ? undefined : "is longer than 365d, the longest allowed here")
+    Duration.lessThanOrEqualTo(duration, outboxLimits.retention) ? undefined : "is longer than 365d, the longest allowed here", {
+    jsonSchema: { title: "retention", description: retentionDescription, examples: ["7d", "36h"] }
+  })
 ).annotations({
   title: "retention",
-  description: "How long delivered rows are kept for inspection (`deliveries list`, `show`); at most 365d (default 7d)",
+  description: retentionDescription,
   message: (issue) => ({ message: typeof issue.actual === "string" ? "is longer than 365d, the longest allowed here" : longDurationExpected, override: false })
 })
 
@@ -767,11 +773,10 @@ const Lease = GoDuration.pipe(
       ? "is shorter than 1s, the shortest lease allowed"
       : Duration.greaterThan(duration, outboxLimits.leaseMax)
       ? "is longer than 1h, the longest lease allowed"
-      : undefined)
+      : undefined, { jsonSchema: { title: "lease", description: leaseDescription, examples: ["30s", "2m"] } })
 ).annotations({
   title: "lease",
-  description:
-    "How long a claimed delivery belongs to one worker before another may take it (extended while an attempt runs); between 1s and 1h (default 30s)",
+  description: leaseDescription,
   message: (issue) => ({
     message: typeof issue.actual === "string"
       ? Either.match(GoDurationModule.parse(issue.actual), {
