@@ -226,6 +226,24 @@ describe("a durable outbox, through the servo bin", () => {
       expect(delivered.history.map((attempt: { status: number }) => attempt.status)).toEqual([400, 204])
     }))
 
+  it.scopedLive("servo run's summary counts what shutdown leaves in a durable store as left pending, not abandoned", () =>
+    Effect.gen(function*() {
+      const refused = yield* closedPort
+      const config = outboxConfig({
+        outbox: `{ store: sqlite, path: ${path.join(tempDir(), "outbox.db")} }`,
+        name: "left",
+        target: `http://127.0.0.1:${refused}/hook`
+      })
+      const ran = yield* servo("run", "--cycles", "1", "--config", config)
+      expect(ran.code, ran.stderr.join("\n")).toBe(0)
+      expect(ran.stdout.at(-1)).toBe(
+        "webhooks: before 0 delivered, 0 cancelled, 0 failed · after 0 delivered, 0 failed, 0 cancelled, 0 abandoned, 1 left pending, 0 overflowed"
+      )
+      expect(ran.stderr.join("\n")).toMatch(/shutdown: 1 after delivery left pending in the store .*: left 1/)
+      const listed = yield* servo("webhooks", "deliveries", "list", "--json", "--config", config)
+      expect(JSON.parse(listed.stdout.join("\n"))).toMatchObject([{ webhook: "left", status: "pending" }])
+    }))
+
   it.scopedLive("the memory store: worker and deliveries say there is nothing persistent, one line, exit 1", () =>
     Effect.gen(function*() {
       const config = writeConfig(`webhooks:\n  - { event: after:measure, target: http://127.0.0.1:9/hook }\n`)
