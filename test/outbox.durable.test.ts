@@ -30,7 +30,7 @@ import * as OutboxStore from "../src/webhooks/OutboxStore.js"
 import * as SqlOutboxStore from "../src/webhooks/SqlOutboxStore.js"
 import { removeTempDirs, runServo, servo, spawnServoScoped, tempDir, writeConfig } from "./support/cli.js"
 import { within } from "./support/poll.js"
-import { closedPort, type Received, receiver, status } from "./support/receiver.js"
+import { closedPort, gate, type Received, receiver, status } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -242,6 +242,32 @@ describe("a durable outbox, through the servo bin", () => {
       expect(ran.stderr.join("\n")).toMatch(/shutdown: 1 after delivery left pending in the store .*: left 1/)
       const listed = yield* servo("webhooks", "deliveries", "list", "--json", "--config", config)
       expect(JSON.parse(listed.stdout.join("\n"))).toMatchObject([{ webhook: "left", status: "pending" }])
+    }))
+
+  it.scopedLive("worker: SIGTERM drains; what the drain deadline cuts stays pending, and the summary says so", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "outbox.db")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const { store } = yield* openStore(SqlOutboxStore.layerSqlite({ path: file, lease: "30 seconds", retention: "1 hour" }))
+        const now = Date.now()
+        yield* store.enqueue(["held_1", "held_2", "held_3"].map((id) => job(id, "held", now)))
+      }))
+      const held = gate()
+      const up = yield* receiver(held.responder)
+      const config = outboxConfig({ outbox: `{ store: sqlite, path: ${file} }`, name: "held", target: up.url })
+      const worker = yield* spawnServoScoped(["webhooks", "worker", "--drain-timeout", "1s", "--config", config])
+      yield* promise("the worker's start", () => worker.waitFor(/^worker: 1 webhook, outbox sqlite/m))
+      // Every attempt is in flight, its answer held.
+      yield* within("3 attempts", up.waitFor(3))
+      worker.process.kill("SIGTERM")
+      expect(yield* promise("the worker's exit", () => worker.exited)).toBe(0)
+      expect(worker.stdout()).toContain("worker: 0 delivered, 0 failed, 3 left pending")
+      expect(worker.stderr()).toMatch(/shutdown: 3 after deliveries left pending in the store after the 1s drain deadline: held 3/)
+      // Left pending, leases given back: the next worker delivers them at once.
+      held.open()
+      const next = yield* promise("the next worker", () => runServo(["webhooks", "worker", "--until-idle", "--config", config]))
+      expect(next.stdout).toContain("worker: 3 delivered, 0 failed, 0 left pending")
+      expect(tally(up.requests).unique).toEqual(new Set(["held_1", "held_2", "held_3"]))
     }))
 
   it.scopedLive("the memory store: worker and deliveries say there is nothing persistent, one line, exit 1", () =>
