@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -386,6 +386,37 @@ describe("SqlOutboxStore (postgres, shared by processes)", () => {
       yield* two.end
     }))
 
+  it.scoped("make over a SqlClient in context: concurrent enqueues share commits", () =>
+    Effect.gen(function*() {
+      const place = yield* postgres.place
+      const client = yield* PgClient.make({ url: Redacted.make(pgUrl) }).pipe(Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make))
+      // The real client, its transactions counted.
+      let transactions = 0
+      const counting: SqlClient.SqlClient = Object.assign(
+        (...args: Array<any>) => (client as any)(...args),
+        client,
+        {
+          withTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+            transactions++
+            return client.withTransaction(effect)
+          }
+        }
+      )
+      const store = yield* SqlOutboxStore.make({ lease, retention, schema: place }).pipe(
+        Effect.provideService(SqlClient.SqlClient, counting)
+      )
+      transactions = 0
+      const taken = yield* Effect.all(
+        Array.from({ length: 200 }, (_, i) => store.enqueue([job(`g${i}`)])),
+        { concurrency: "unbounded" }
+      )
+      expect(taken.every((n) => n === 1)).toBe(true)
+      expect(yield* store.pending).toBe(200)
+      // 200 enqueues, far fewer commits: each takes what arrived while the one before ran.
+      expect(transactions).toBeGreaterThan(0)
+      expect(transactions).toBeLessThan(50)
+    }))
+
   it.scoped("concurrent enqueues are all committed (sharing commits)", () =>
     Effect.gen(function*() {
       const place = yield* postgres.place
@@ -398,6 +429,45 @@ describe("SqlOutboxStore (postgres, shared by processes)", () => {
       const rows = yield* postgres.raw(place, (sql, table) => sql`SELECT COUNT(*) AS n FROM ${sql(table("deliveries"))}`)
       expect(Number(rows[0]!.n)).toBe(400)
       yield* end
+    }))
+})
+
+describe("SqlOutboxStore (sqlite, processes sharing one file)", () => {
+  /** Runs the helper process of test/support/sqliteOutboxProcess.ts (built to dist/ by the global setup). */
+  const other = (...args: ReadonlyArray<string>) =>
+    Effect.async<string, Error>((resume) => {
+      const child = execFile(process.execPath, [path.resolve("dist/test/support/sqliteOutboxProcess.js"), ...args], (error, stdout, stderr) =>
+        resume(error === null ? Effect.succeed(stdout) : Effect.fail(new Error(`${error.message}: ${stderr}`))))
+      return Effect.sync(() => child.kill())
+    })
+
+  it.scopedLive("writers in several processes wait for each other's lock: every row committed, each claimed once", () =>
+    Effect.gen(function*() {
+      const file = yield* sqlite.place
+      const here = yield* open(sqlite.layer(file))
+      const enqueueHere = Effect.forEach(
+        Array.from({ length: 6 }, (_, i) => Array.from({ length: 10 }, (_, j) => job(`h${i}-${j}`))),
+        (batch) => here.store.enqueue(batch),
+        { concurrency: "unbounded", discard: true }
+      )
+      yield* Effect.all([other("enqueue", file, "x", "60"), other("enqueue", file, "y", "60"), enqueueHere], { concurrency: "unbounded" })
+      expect(yield* here.store.pending).toBe(180)
+
+      const claimHere = Effect.gen(function*() {
+        const got: Array<string> = []
+        for (;;) {
+          const jobs = yield* here.store.claim({ limit: 1, now: Date.now(), webhooks: ["a"], room: () => 1 })
+          if (jobs.length === 0) return got
+          got.push(jobs[0]!.id)
+          yield* here.store.complete(jobs[0]!, attempt(1, 0, 200, "delivered"))
+        }
+      })
+      const [x, y, h] = yield* Effect.all([other("claim", file), other("claim", file), claimHere], { concurrency: "unbounded" })
+      const claimed = [...JSON.parse(x) as Array<string>, ...JSON.parse(y) as Array<string>, ...h]
+      expect(claimed.length).toBe(180)
+      expect(new Set(claimed).size).toBe(180)
+      expect(yield* here.store.pending).toBe(0)
+      yield* here.end
     }))
 })
 

@@ -15,9 +15,8 @@
  * @since 0.2.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as LibsqlClient from "@effect/sql-libsql/LibsqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -26,7 +25,6 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
@@ -72,8 +70,6 @@ const defaultPollInterval = Duration.seconds(1)
 const purgeEveryAtMost = Duration.hours(1)
 const purgeEveryAtLeast = Duration.seconds(1)
 
-const busyRetries = Schedule.intersect(Schedule.spaced(Duration.millis(20)), Schedule.recurs(250))
-
 const schemaName = /^[a-z_][a-z0-9_]{0,62}$/
 
 /**
@@ -106,6 +102,44 @@ export const make = (
     const now = Effect.clockWith((clock) => clock.currentTimeMillis)
 
     // ---------------------------------------------------------------------------------------
+    // Writes and transactions.
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * SQLite has one writer per file: every write here first tells the connection it runs on to
+     * wait for another process's lock (up to 5 s) rather than fail at once (set each time: the
+     * driver's own transaction, which the Migrator uses, leaves a new connection behind), and
+     * this store's writes go one at a time, so none slips into another's transaction. A lock
+     * held longer fails the write with a clear error.
+     */
+    const sqliteWrites = yield* Effect.makeSemaphore(1)
+    const waitForLocks = Effect.zipRight(
+      sql.unsafe("PRAGMA busy_timeout = 5000"),
+      // In WAL, NORMAL keeps every commit through a process crash (kill -9, OOM, eviction) and
+      // syncs at checkpoints rather than per commit; only a power loss can take back the last ones.
+      sql.unsafe("PRAGMA synchronous = NORMAL")
+    )
+    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+      dialect === "sqlite" ? sqliteWrites.withPermits(1)(Effect.zipRight(waitForLocks, effect)) : effect
+
+    /**
+     * All or nothing. SQLite: BEGIN IMMEDIATE … COMMIT on the driver's one connection, inside
+     * `writing`, since the driver's own transactions open a new connection each time (slow, and
+     * without the lock wait set above).
+     */
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+      dialect !== "sqlite" ? sql.withTransaction(effect) : writing(Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          yield* sql.unsafe("BEGIN IMMEDIATE")
+          const rollback = Effect.ignore(sql.unsafe("ROLLBACK"))
+          const done = yield* Effect.exit(restore(effect))
+          if (Exit.isFailure(done)) return yield* Effect.zipRight(rollback, done)
+          yield* sql.unsafe("COMMIT").pipe(Effect.tapError(() => rollback))
+          return done.value
+        })
+      ))
+
+    // ---------------------------------------------------------------------------------------
     // The schema: refuse a newer one untouched, else migrate. Processes starting together on
     // one PostgreSQL database take turns (an advisory lock), so only the first one migrates.
     // ---------------------------------------------------------------------------------------
@@ -124,7 +158,7 @@ export const make = (
         yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(options.schema)}`.pipe(Effect.mapError(fail("create its schema")))
       }
       const upgrade = fail(`upgrade its schema from version ${found} to ${target}`)
-      yield* Migrations.migrate(t, target).pipe(
+      yield* writing(Migrations.migrate(t, target)).pipe(
         Effect.mapError(upgrade),
         Effect.catchAllDefect((defect) => Effect.fail(upgrade(defect)))
       )
@@ -143,19 +177,11 @@ export const make = (
     // so such a store is refused at start rather than at its first delivery. Then WAL, so that
     // readers (`servo webhooks deliveries`) never wait for a writer.
     if (dialect === "sqlite") {
-      yield* sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
+      yield* writing(sql<{ readonly user_version: unknown }>`PRAGMA user_version`.pipe(
         Effect.flatMap((rows) => sql.unsafe(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`)),
-        Effect.zipRight(sql`PRAGMA journal_mode = WAL`),
-        Effect.mapError(fail("open for writing"))
-      )
+        Effect.zipRight(sql`PRAGMA journal_mode = WAL`)
+      )).pipe(Effect.mapError(fail("open for writing")))
     }
-
-    /**
-     * SQLite has one writer per file: a write that finds another process's lock is tried again
-     * for up to about 5 seconds before it fails.
-     */
-    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      dialect === "sqlite" ? Effect.retry(effect, { schedule: busyRetries, while: Rows.isBusy }) : effect
 
     // The webhooks this process delivers, learnt from its claims and enqueues: `pending` and
     // `close` count only theirs, since other processes' rows are not this one's to drain.
@@ -177,7 +203,7 @@ export const make = (
     const commit = (group: ReadonlyArray<Waiting>) => Effect.gen(function*() {
       const jobs = group.flatMap((waiting) => waiting.jobs)
       const committed = yield* now.pipe(
-        Effect.flatMap((at) => writing(sql.withTransaction(insert(jobs, at)))),
+        Effect.flatMap((at) => transaction(insert(jobs, at))),
         Effect.mapError(fail(`store ${jobs.length} after ${jobs.length === 1 ? "delivery" : "deliveries"}`)),
         Effect.exit
       )
@@ -243,31 +269,31 @@ export const make = (
 
     const complete = (job: OutboxStore.Job, attempt: OutboxStore.Attempt) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           // Delivered even when the lease was lost meanwhile: the receiver has it.
           sql`UPDATE ${d} SET status = 'delivered', attempts = ${attempt.number}, last_error = NULL,
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending'`
-        )))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as delivered`)))
+        ))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as delivered`)))
 
     const reschedule = (job: OutboxStore.Job, attempt: OutboxStore.Attempt, retry: OutboxStore.Retry) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           sql`UPDATE ${d} SET attempts = ${retry.attempts}, due_at = ${Math.round(retry.dueAt)}, last_error = ${retry.lastError},
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending' AND lease_owner = ${owner}`
-        )))).pipe(Effect.asVoid, Effect.mapError(fail(`reschedule delivery ${job.id}`)))
+        ))).pipe(Effect.asVoid, Effect.mapError(fail(`reschedule delivery ${job.id}`)))
 
     const failJob = (job: OutboxStore.Job, attempt: OutboxStore.Attempt | undefined, reason: string) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           recordAttempt(job.id, attempt),
           sql`UPDATE ${d} SET status = 'failed', attempts = ${attempt?.number ?? job.attempts}, last_error = ${reason},
             lease_owner = NULL, lease_until = NULL, updated_at = ${at}
             WHERE id = ${job.id} AND status = 'pending' AND lease_owner = ${owner}`
-        )))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as failed`)))
+        ))).pipe(Effect.asVoid, Effect.mapError(fail(`record delivery ${job.id} as failed`)))
 
     // ---------------------------------------------------------------------------------------
     // Waking up, counting, closing.
@@ -315,10 +341,10 @@ export const make = (
 
     const deleteFinished = (where: (at: number) => ReturnType<typeof sql.and>) =>
       Effect.flatMap(now, (at) =>
-        writing(sql.withTransaction(Effect.zipRight(
+        transaction(Effect.zipRight(
           sql`DELETE FROM ${a} WHERE delivery_id IN (SELECT id FROM ${d} WHERE ${where(at)})`,
           sql<Rows.Row>`DELETE FROM ${d} WHERE ${where(at)} RETURNING id`
-        ))))
+        )))
     const expire = deleteFinished((at) => sql.and([sql`status = 'delivered'`, sql`updated_at < ${at - retention}`])).pipe(
       Effect.catchAll((error) => Effect.logWarning(`outbox retention purge failed: ${fail("purge")(error).message}`))
     )
@@ -408,6 +434,16 @@ const toContext = (store: SqlOutboxStore) =>
 
 const provideReactivity = Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make)
 
+/**
+ * The drivers load when a store of theirs opens, so a servo on the memory store (or on the other
+ * database) never loads them.
+ */
+const driver = <A>(store: string, load: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: load,
+    catch: (cause) => new OutboxStore.OutboxStoreError({ store, operation: "load its driver", reason: Rows.describe(cause, []) })
+  })
+
 export interface SqliteOptions {
   /** The database file, made when missing. */
   readonly path: string
@@ -424,6 +460,7 @@ export const layerSqlite = (
   Layer.scopedContext(Effect.gen(function*() {
     const label = `sqlite ${options.path}`
     // The driver throws when it cannot open the file (a missing directory): an error, not a crash.
+    const LibsqlClient = yield* driver(label, () => import("@effect/sql-libsql/LibsqlClient"))
     const client = yield* provideReactivity(LibsqlClient.make({ url: pathToFileURL(path.resolve(options.path)).href })).pipe(
       Effect.catchAllDefect((defect) =>
         new OutboxStore.OutboxStoreError({ store: label, operation: "open", reason: Rows.describe(defect, []) })
@@ -458,6 +495,7 @@ export const layerPostgres = (
   Layer.scopedContext(Effect.gen(function*() {
     const secrets = Rows.urlSecrets(Redacted.value(options.url))
     const label = options.schema === undefined ? "postgres" : `postgres schema ${options.schema}`
+    const PgClient = yield* driver(label, () => import("@effect/sql-pg/PgClient"))
     const client = yield* provideReactivity(PgClient.make({
       url: options.url,
       maxConnections: options.maxConnections,

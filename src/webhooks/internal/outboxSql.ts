@@ -147,9 +147,6 @@ export const describe = (error: unknown, secrets: ReadonlyArray<string>): string
   return text.length > 0 ? text : "unknown database error"
 }
 
-/** Another process holds the SQLite file's write lock for a moment: worth trying again. */
-export const isBusy = (error: unknown): boolean => /SQLITE_BUSY|database is locked/i.test(chain(error).join(" "))
-
 /** A URL's password, so it can be cut out of messages too. */
 export const urlSecrets = (url: string): Array<string> => {
   const secrets = [url]
