@@ -118,6 +118,66 @@ describe("servo.yaml JSON Schema", () => {
   })
 })
 
+describe("webhooks.outbox", () => {
+  const section = (outbox: unknown) => ({ webhooks: { hooks: [hook({})], outbox } })
+  const problems = (config: unknown) => {
+    const decoded = Servo.decodeConfig(assembly, config)
+    return Either.isLeft(decoded) ? decoded.left.issues.map((issue) => `${issue.path}: ${issue.message}`) : []
+  }
+
+  it("is in servo.yaml's JSON Schema, annotated: store, path, url, retention, lease", () => {
+    const text = JSON.stringify(jsonSchema)
+    expect(text).toContain(`"enum":["memory","sqlite","postgres"]`)
+    expect(text).toContain("Where after deliveries wait: memory (default), sqlite (durable, one machine) or postgres")
+    expect(text).toContain("How long delivered rows are kept for inspection")
+    expect(text).toContain("How long a claimed delivery belongs to one worker")
+    expect(text).toContain(`"examples":[{"env":"SERVO_OUTBOX_URL"}]`)
+  })
+
+  it.each([
+    ["sqlite", { store: "sqlite", path: "./servo-outbox.db" }],
+    ["sqlite with retention and lease", { store: "sqlite", path: "/var/lib/servo/outbox.db", retention: "30d", lease: "2m" }],
+    ["postgres", { store: "postgres", url: { env: "SERVO_OUTBOX_URL" } }],
+    ["postgres from a file", { store: "postgres", url: { file: "/run/secrets/outbox_url" }, retention: "36h" }],
+    ["memory", { store: "memory" }],
+    ["memory by default", {}]
+  ] as const)("accepts %s, as the decoder does", (_, outbox) => {
+    expect(problems(section(outbox))).toEqual([])
+    expect(valid(section(outbox))).toBe("valid")
+  })
+
+  it.each([
+    ["sqlite without a path", { store: "sqlite" }, ["webhooks.outbox.path: required for store: sqlite"]],
+    ["postgres without a url", { store: "postgres" }, ["webhooks.outbox.url: required for store: postgres"]],
+    ["a path for postgres", { store: "postgres", url: { env: "U" }, path: "x.db" }, [
+      "webhooks.outbox.path: applies to store: sqlite; this store is postgres"
+    ]],
+    ["a url for sqlite", { store: "sqlite", path: "x.db", url: "postgres://h/db" }, ["webhooks.outbox.url: applies to store: postgres; this store is sqlite"]],
+    ["a path for the memory store", { path: "x.db" }, ["webhooks.outbox.path: applies to store: sqlite; this store is memory"]],
+    ["an unknown store", { store: "mongo" }, [`webhooks.outbox.store: expected memory, sqlite or postgres, got "mongo"`]],
+    ["an unreadable retention", { store: "sqlite", path: "x.db", retention: "a week" }, [
+      "webhooks.outbox.retention: expected a duration such as 7d, 36h, 90m or 30s"
+    ]],
+    ["a lease under a second", { store: "sqlite", path: "x.db", lease: "10ms" }, ["webhooks.outbox.lease: is shorter than 1s, the shortest lease allowed"]],
+    ["an unknown key", { store: "sqlite", path: "x.db", table: "t" }, [/^webhooks\.outbox\.table: is unexpected/]]
+  ] as const)("refuses %s, at its path", (_, outbox, expected) => {
+    const found = problems(section(outbox))
+    expect(found).toHaveLength(expected.length)
+    expected.forEach((message, i) => typeof message === "string" ? expect(found[i]).toBe(message) : expect(found[i]).toMatch(message))
+    // The JSON Schema says so too, but for duration bounds (text to it).
+    if (!/lease under|unreadable retention/.test(_)) expect(valid(section(outbox))).not.toBe("valid")
+  })
+
+  it("round trips: the decoded section keeps its outbox, and encodes back to the mapping form", () => {
+    const schema = WebhookConfig.WebhooksConfig(CoreEvents.registry)
+    const decoded = Schema.decodeUnknownSync(schema)({ hooks: [hook({})], outbox: { store: "sqlite", path: "o.db", retention: "1d12h" } })
+    expect(WebhookConfig.outboxOf(decoded)).toMatchObject({ store: "sqlite", path: "o.db" })
+    const encoded = Schema.encodeSync(schema)(decoded) as { outbox: unknown }
+    expect(encoded.outbox).toEqual({ store: "sqlite", path: "o.db", retention: "1d12h", lease: "30s" })
+    expect(WebhookConfig.outboxOf(Schema.decodeUnknownSync(schema)([hook({})]))).toEqual({ store: "memory" })
+  })
+})
+
 describe("webhooks config round trip", () => {
   const schema = WebhookConfig.WebhooksConfig(CoreEvents.registry)
   const decode = Schema.decodeUnknownSync(schema, { errors: "all", onExcessProperty: "error" })

@@ -183,7 +183,7 @@ describe("servo generate", () => {
       expect(yield* servo("webhooks", "validate", "--config", file)).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`error: ${file}: webhooks[1].secret: environment variable SERVO_WEBHOOK_SECRET is not set`]
+        stderr: [`error: ${file}: webhooks.hooks[1].secret: environment variable SERVO_WEBHOOK_SECRET is not set`]
       })
       const listed = JSON.parse(text((yield* servo("webhooks", "list", "--json", "--config", file)).stdout))
       expect(listed.map((w: any) => [w.name, w.events, w.signed, w.backoff, w.request_timeout])).toEqual([

@@ -144,7 +144,7 @@ describe("webhooks config: rejections name the field and what was expected", () 
 
   it("refuses a section that is not a list", () => {
     expect(problems({ target: "x" })).toEqual([
-      { path: "webhooks", message: "expected a list of webhooks, or { hooks: [...], network, proxy, tls, http2 }" }
+      { path: "webhooks", message: "expected a list of webhooks, or { hooks: [...], network, proxy, tls, http2, outbox }" }
     ])
   })
 })

@@ -494,7 +494,7 @@ describe("Webhooks: secrets stay secret", () => {
         { event: "after:measure", target: mtls.url(), proxy: `socks9://me:${proxyPassword}@127.0.0.1:1` },
         { event: "after:measure", target: mtls.url(), signing_key: signingKey.slice(0, -8) }
       ])))
-      expect(invalidTransport.issues).toHaveLength(3)
+      expect(invalidTransport._tag === "InvalidConfig" && invalidTransport.issues).toHaveLength(3)
       errors.push(invalidTransport.message, JSON.stringify(invalidTransport))
       const listed = WebhookConfig.redactedHeaders(configs([
         { event: "after:measure", target: mtls.url(), headers: [{ name: "x-api-token", value: headerSecret, secret: true }] }

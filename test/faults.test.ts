@@ -465,7 +465,7 @@ const runFault = (fault: Fault, preposition: "before" | "after", client: ClientK
       preposition === "before"
         ? {
           before: { delivered: 1 + is("Delivered"), cancelled: is("Cancelled"), failed: is("Failed") },
-          after: { delivered: 1, cancelled: 0, failed: 0, enqueued: 1, overflowed: 0, abandoned: 0, pending: 0 }
+          after: { delivered: 1, cancelled: 0, failed: 0, enqueued: 1, overflowed: 0, abandoned: 0, leftPending: 0, pending: 0 }
         }
         : {
           before: { delivered: 1, cancelled: 0, failed: 0 },
@@ -476,6 +476,7 @@ const runFault = (fault: Fault, preposition: "before" | "after", client: ClientK
             enqueued: 2,
             overflowed: 0,
             abandoned: 0,
+            leftPending: 0,
             pending: 0
           }
         }

@@ -143,15 +143,17 @@ export const formatStats = (stats: Webhooks.Stats): string =>
   `after ${stats.after.delivered} delivered, ${stats.after.failed} failed, ${stats.after.pending} pending`
 
 /**
- * The webhook counts of the final summary, with abandoned and overflowed deliveries.
+ * The webhook counts of the final summary, with abandoned and overflowed deliveries; with a
+ * durable outbox (`durable: true`), also what shutdown left pending in the store.
  *
  * @since 0.1.0
  * @category formatting
  */
-export const formatFinalStats = (stats: Webhooks.Stats): string =>
+export const formatFinalStats = (stats: Webhooks.Stats, options: { readonly durable?: boolean } = {}): string =>
   `before ${stats.before.delivered} delivered, ${stats.before.cancelled} cancelled, ${stats.before.failed} failed · ` +
   `after ${stats.after.delivered} delivered, ${stats.after.failed} failed, ${stats.after.cancelled} cancelled, ` +
-  `${stats.after.abandoned} abandoned, ${stats.after.overflowed} overflowed`
+  `${stats.after.abandoned} abandoned, ${options.durable === true ? `${stats.after.leftPending} left pending, ` : ""}` +
+  `${stats.after.overflowed} overflowed`
 
 // The reason comes from the network (a receiver's answer): escaped, it cannot forge a line.
 const cancelledText = (error: CancelEventError) =>
@@ -178,7 +180,7 @@ interface RunState {
   readonly applied: number
   readonly cancelled: ReadonlyArray<string>
   /** Set once the servo has started: its webhook counts, when it has a webhooks connector. */
-  readonly servo: Option.Option<{ readonly stats: Option.Option<Effect.Effect<Webhooks.Stats>> }>
+  readonly servo: Option.Option<{ readonly stats: Option.Option<Effect.Effect<Webhooks.Stats>>; readonly durable: boolean }>
   /** The webhook counts after the servo closed. */
   readonly final: Option.Option<Webhooks.Stats>
 }
@@ -272,7 +274,7 @@ const summarise = (cycles: number, state: Ref.Ref<RunState>) =>
     yield* Console.log(
       `done: ${completed} of ${Format.count(cycles, "cycle")}, ${Format.count(applied, "adjustment")} applied, ${cancelled.length} cancelled`
     )
-    if (Option.isSome(final)) yield* Console.log(`webhooks: ${formatFinalStats(final.value)}`)
+    if (Option.isSome(final)) yield* Console.log(`webhooks: ${formatFinalStats(final.value, { durable: servo.value.durable })}`)
   })
 
 /**
@@ -294,7 +296,13 @@ export const run = <C extends Connector.Connector.Any>(
       const context = yield* Layer.build(Servo.layer(options.assembly, options.config)).pipe(Effect.mapError(startError))
       const webhooks = Context.getOption(context, Webhooks.Webhooks)
       // Counted from this servo's start (a process may run more than one: tests, a host's loop).
-      yield* Ref.update(state, (s) => ({ ...s, servo: Option.some({ stats: Option.map(webhooks, (w) => w.stats) }) }))
+      yield* Ref.update(state, (s) => ({
+        ...s,
+        servo: Option.some({
+          stats: Option.map(webhooks, (w) => w.stats),
+          durable: Option.isSome(webhooks) && webhooks.value.durable
+        })
+      }))
       const bus = Context.get(context, EventBus.EventBus)
       const connectors = options.config.connectors.map(({ name }) => name)
       const hooks = Option.isSome(webhooks) ? ` (${Format.count(webhooks.value.webhooks.length, "webhook")})` : ""

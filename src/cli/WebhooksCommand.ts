@@ -1,6 +1,7 @@
 /**
- * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen`, `keys` and
- * `verify` — ready to be mounted in any Effect servo CLI built with @effect/cli:
+ * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen`, `keys`,
+ * `verify`, `worker` and `deliveries` — ready to be mounted in any Effect servo CLI built with
+ * @effect/cli:
  *
  * ```ts
  * import * as Command from "@effect/cli/Command"
@@ -37,6 +38,7 @@ import * as Either from "effect/Either"
 import type * as Connector from "../servo/Connector.js"
 import type * as Servo from "../servo/Servo.js"
 import * as CliError from "./CliError.js"
+import * as DeliveriesCommand from "./DeliveriesCommand.js"
 import { clientFromContext } from "./internal/clientProvider.js"
 import { type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import { descriptions, webhooksOverview } from "./internal/help.js"
@@ -46,6 +48,7 @@ import * as ListenCommand from "./ListenCommand.js"
 import * as TriggerCommand from "./TriggerCommand.js"
 import * as ValidateCommand from "./ValidateCommand.js"
 import * as VerifyCommand from "./VerifyCommand.js"
+import * as WorkerCommand from "./WorkerCommand.js"
 
 /**
  * What the group's handlers need from the host.
@@ -126,7 +129,9 @@ export const makeWith = <RH = HttpClient.HttpClient>(options: {
       ValidateCommand.make(assembly),
       ListenCommand.make(assembly),
       keysCommand,
-      VerifyCommand.command
+      VerifyCommand.command,
+      WorkerCommand.make(assembly, provideClient),
+      DeliveriesCommand.make(assembly)
     ])
   )
 }

@@ -93,6 +93,11 @@ class Wakeups {
   private permits = 0
   constructor(private readonly workers: number) {}
 
+  /** Workers waiting for work now. */
+  get idle(): number {
+    return this.waiting.length
+  }
+
   readonly wait: Effect.Effect<void> = Effect.suspend(() => {
     if (this.permits > 0) {
       this.permits--
@@ -319,11 +324,12 @@ export const make = (
         enqueued: Metrics.tagged(Metrics.outboxTotal, tags("enqueued")),
         overflowed: Metrics.tagged(Metrics.outboxTotal, tags("overflowed")),
         abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned")),
-        depth: Metrics.tagged(Metrics.outboxDepth, { connector: options.connector, webhook })
+        depth: Metrics.tagged(Metrics.outboxDepth, { connector: options.connector, webhook }),
+        leftPending: Metrics.tagged(Metrics.outboxTotal, tags("left_pending"))
       }] as const
     }))
-    // The depth follows the counts: up when enqueued, down when finished or abandoned.
-    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) => {
+    // The depth follows the counts: up when enqueued, down when finished, abandoned or left pending.
+    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned" | "leftPending", by = 1) => {
       const counter = counters.get(webhook)
       counter?.[outcome].unsafeUpdate(by, [])
       if (outcome !== "overflowed") counter?.depth.unsafeModify(outcome === "enqueued" ? by : -by, [])
@@ -331,13 +337,23 @@ export const make = (
 
     // Done when intake has stopped and nothing is pending, or when the drain is cut short.
     const drained = yield* Deferred.make<void>()
-    const pending = store.pending.pipe(
+    // Once the store is closed nothing is pending here: the memory store's leftovers were counted
+    // as abandoned, a durable store's as left pending (and the store may be gone).
+    let closed = false
+    const pending = Effect.suspend(() => closed ? Effect.succeed(0) : store.pending).pipe(
       Effect.catchAll((error) => Effect.as(Effect.logError(`outbox store cannot count: ${error.message}`).pipe(annotate), 0))
     )
     const checkDrained = Effect.suspend(() =>
       state.accepting
         ? Effect.void
         : Effect.flatMap(pending, (left) => left === 0 ? Deferred.succeed(drained, undefined) : Effect.void)
+    )
+    // A durable store keeps what is not due for the next process: its drain ends when nothing is
+    // due, the last worker going idle (a retry waiting its turn is not waited for).
+    const checkIdleDrained = Effect.suspend(() =>
+      !state.accepting && store.durable && wakeups.idle >= options.workers - 1
+        ? Deferred.succeed(drained, undefined)
+        : Effect.void
     )
 
     // -------------------------------------------------------------------------------------------
@@ -506,7 +522,7 @@ export const make = (
     const work: Effect.Effect<void> = Effect.suspend(() =>
       store.claim({ limit: 1, now: clock.unsafeCurrentTimeMillis(), webhooks, room: state.room })
     ).pipe(
-      Effect.flatMap((jobs) => jobs.length === 0 ? wakeups.wait : run(jobs[0]!)),
+      Effect.flatMap((jobs) => jobs.length === 0 ? Effect.zipRight(checkIdleDrained, wakeups.wait) : run(jobs[0]!)),
       Effect.catchAll((error) =>
         Effect.logError(`outbox store failed; retrying in ${GoDuration.format(storeErrorPause)}: ${error.message}`).pipe(
           annotate,
@@ -560,7 +576,10 @@ export const make = (
       const dropped = state.takeOverflow()
       if (dropped > 0) yield* logOverflow(dropped)
       const left = yield* pending
-      if (left > 0) {
+      // Every worker idle: nothing is due, and a durable store keeps the rest.
+      const nothingDue = store.durable && wakeups.idle === options.workers
+      if (nothingDue) cutBy = "nothing due"
+      if (left > 0 && !nothingDue) {
         yield* Effect.logInfo(
           `draining ${plural(left, "after delivery", "after deliveries")} (up to ${GoDuration.format(drainTimeout)})`
         )
@@ -569,6 +588,7 @@ export const make = (
         // counted below either way.
         const waited = yield* Deferred.await(drained).pipe(Effect.interruptible, Effect.timeoutOption(drainTimeout), Effect.exit)
         if (Exit.isFailure(waited)) cutBy = "a signal"
+        else if (store.durable && waited.value._tag === "Some") cutBy = "nothing due"
       }
       // Stop everything first, so nothing finishes while it is being counted.
       yield* FiberSet.clear(fibers)
@@ -577,6 +597,7 @@ export const make = (
           Effect.as(Effect.logError(`outbox store could not close: ${error.message}`), new Map<string, number>())
         )
       )
+      closed = true
       yield* reportUnfinished(unfinished, cutBy)
       // The spans of what did not finish end here, saying so.
       const now = yield* Effect.clockWith((clock) => clock.currentTimeNanos)
@@ -591,9 +612,7 @@ export const make = (
       Effect.gen(function*() {
         if (unfinished.size === 0) return
         const total = [...unfinished.values()].reduce((a, b) => a + b, 0)
-        if (!store.durable) {
-          for (const [webhook, left] of unfinished) count(webhook, "abandoned", left)
-        }
+        for (const [webhook, left] of unfinished) count(webhook, store.durable ? "leftPending" : "abandoned", left)
         // The webhooks that lost the most first; past a few, one line would be a wall of names
         // (the per-webhook counts are in the outbox metric).
         const ranked = [...unfinished].sort((a, b) => b[1] - a[1])
@@ -605,6 +624,8 @@ export const make = (
         const what = store.durable ? "left pending in the store" : "abandoned"
         const when = cutBy === undefined
           ? `after the ${GoDuration.format(drainTimeout)} drain deadline`
+          : cutBy === "nothing due"
+          ? "(not due yet: the next process delivers them)"
           : `when ${cutBy} stopped the drain`
         yield* Effect.logWarning(
           `shutdown: ${plural(total, "after delivery", "after deliveries")} ${what} ${when}: ${shown.join(", ")}${more}`

@@ -97,6 +97,45 @@ export interface WebhookConfig {
 }
 
 /**
+ * Where after deliveries wait (`outbox:` in the section's mapping form), secrets not yet read.
+ * `memory` (the default) keeps them in the process; `sqlite` in a file, durable; `postgres` in a
+ * database shared by several processes. `retention` is how long delivered rows are kept for
+ * inspection; `lease` how long a claimed delivery belongs to one worker.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type OutboxConfig =
+  | { readonly store: "memory" }
+  | { readonly store: "sqlite"; readonly path: string; readonly retention: Duration.Duration; readonly lease: Duration.Duration }
+  | { readonly store: "postgres"; readonly url: SecretRef; readonly retention: Duration.Duration; readonly lease: Duration.Duration }
+
+/**
+ * The decoded `webhooks:` section: the webhooks, in file order, and (mapping form) the outbox
+ * they share. A plain list is a section too, with the memory outbox.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WebhooksSection = ReadonlyArray<WebhookConfig> & { readonly outbox?: OutboxConfig }
+
+/**
+ * The outbox ready to open: the PostgreSQL URL read (it may hold a password).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Outbox =
+  | { readonly store: "memory" }
+  | { readonly store: "sqlite"; readonly path: string; readonly retention: Duration.Duration; readonly lease: Duration.Duration }
+  | {
+    readonly store: "postgres"
+    readonly url: Redacted.Redacted<string>
+    readonly retention: Duration.Duration
+    readonly lease: Duration.Duration
+  }
+
+/**
  * A configured header: a plain value, or a secret one (`secret: true`), whose value is a secret
  * ref and which is shown as `REDACTED` wherever a request is logged or listed.
  *
@@ -151,7 +190,7 @@ export interface Breaker {
  * @since 0.1.0
  * @category schemas
  */
-export const WebhooksConfig: (events: Event.Registry) => Schema.Schema<ReadonlyArray<WebhookConfig>, unknown> =
+export const WebhooksConfig: (events: Event.Registry) => Schema.Schema<WebhooksSection, unknown> =
   configSchema.WebhooksConfig
 
 /**
@@ -176,6 +215,7 @@ export const defaults: {
   /** An after webhook's: long enough to outlast a receiver's outage. */
   readonly afterBackoff: Backoff
   readonly breaker: Breaker
+  readonly outbox: { readonly retention: Duration.Duration; readonly lease: Duration.Duration }
 } = configSchema.defaults
 
 /**
@@ -477,3 +517,62 @@ const resolveOne = (config: WebhookConfig, at: string, environment: ProxyEnviron
     }
     return issues.length > 0 ? Either.left(issues) : Either.right(webhook)
   })
+
+/**
+ * The outbox a decoded section asks for: the mapping form's `outbox:`, or the memory store.
+ *
+ * @since 0.2.0
+ * @category resolving
+ */
+export const outboxOf = (section: ReadonlyArray<WebhookConfig> & { readonly outbox?: OutboxConfig }): OutboxConfig =>
+  section.outbox ?? { store: "memory" }
+
+/**
+ * Reads the outbox's secret (the PostgreSQL URL), reporting a problem at `webhooks.outbox.url`,
+ * never with the value.
+ *
+ * @since 0.2.0
+ * @category resolving
+ */
+export const resolveOutbox = (
+  config: OutboxConfig,
+  options: { readonly section?: string; readonly source?: string } = {}
+): Effect.Effect<Outbox, InvalidConfig> =>
+  Effect.flatMap(outboxIssues(config, `${options.section ?? "webhooks"}.outbox`), (resolved) =>
+    Either.isLeft(resolved)
+      ? Effect.fail(new InvalidConfig({ source: options.source ?? "servo.yaml", issues: resolved.left }))
+      : Effect.succeed(resolved.right))
+
+/**
+ * `resolve` and `resolveOutbox` at once: every problem of the section in one error.
+ *
+ * @since 0.2.0
+ * @category resolving
+ */
+export const resolveSection = (
+  section: ReadonlyArray<WebhookConfig> & { readonly outbox?: OutboxConfig },
+  options: { readonly section?: string; readonly source?: string } = {}
+): Effect.Effect<{ readonly webhooks: ReadonlyArray<Webhook>; readonly outbox: Outbox }, InvalidConfig> =>
+  Effect.gen(function*() {
+    const webhooks = yield* Effect.either(resolve(section, options))
+    const outbox = yield* outboxIssues(outboxOf(section), `${options.section ?? "webhooks"}.outbox`)
+    const issues = [
+      ...(Either.isLeft(webhooks) ? webhooks.left.issues : []),
+      ...(Either.isLeft(outbox) ? outbox.left : [])
+    ]
+    if (issues.length > 0 || Either.isLeft(webhooks) || Either.isLeft(outbox)) {
+      return yield* Effect.fail(new InvalidConfig({ source: options.source ?? "servo.yaml", issues }))
+    }
+    return { webhooks: webhooks.right, outbox: outbox.right }
+  })
+
+const outboxIssues = (config: OutboxConfig, at: string): Effect.Effect<Either.Either<Outbox, ReadonlyArray<ConfigIssue>>> => {
+  if (config.store !== "postgres") return Effect.succeed(Either.right(config))
+  return Effect.map(readSecret(config.url, `${at}.url`), (url) => {
+    if (Either.isLeft(url)) return Either.left([url.left])
+    const problem = configSchema.postgresUrlProblem(Redacted.value(url.right))
+    return problem === undefined
+      ? Either.right({ store: "postgres", url: url.right, retention: config.retention, lease: config.lease })
+      : Either.left([{ path: `${at}.url`, message: problem }])
+  })
+}

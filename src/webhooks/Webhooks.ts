@@ -12,7 +12,13 @@
  *   deliveries after consecutive failed attempts, then lets one probe decide. When the outbox is full the delivery is dropped, counted and logged — never a
  *   crash, never an unbounded heap.
  * - **shutdown** (the Layer's scope closing): intake stops, the outbox drains within
- *   `drainTimeout`, and whatever is left is logged, per webhook, as abandoned.
+ *   `drainTimeout`, and whatever is left is logged, per webhook, as abandoned (memory) or left
+ *   pending (a durable store keeps it for the next process).
+ * - **durable outbox** (`outbox: { store: sqlite | postgres }` in the section's mapping form): the
+ *   after handler returns once the event's rows are committed, so from then on a delivery is
+ *   at-least-once, with the same `webhook-id` on every attempt; on start, pending rows and rows
+ *   whose lease expired are picked up. `makeWorkers` runs delivery workers without events
+ *   (`servo webhooks worker`).
  *
  * ```ts
  * const Main = Webhooks.layer(configs).pipe(
@@ -58,6 +64,8 @@ export interface Service {
   /** The connector instance's name. */
   readonly name: string
   readonly webhooks: ReadonlyArray<WebhookConfig.Webhook>
+  /** Whether after deliveries wait in a durable store (what shutdown leaves is left pending). */
+  readonly durable: boolean
   /** This instance's counts since it started (from the connector's metrics). */
   readonly stats: Effect.Effect<Stats>
   /**
@@ -71,7 +79,7 @@ export interface Service {
 
 /**
  * What happened to deliveries so far. For after webhooks, every delivery handed to the outbox is
- * accounted for: `enqueued = delivered + cancelled + failed + abandoned + pending` (after
+ * accounted for: `enqueued = delivered + cancelled + failed + abandoned + leftPending + pending` (after
  * deliveries only), and `overflowed` were refused because the outbox was full.
  */
 export interface Stats {
@@ -80,6 +88,8 @@ export interface Stats {
     readonly enqueued: number
     readonly overflowed: number
     readonly abandoned: number
+    /** Kept by a durable store at shutdown, for the next process to deliver. */
+    readonly leftPending: number
     readonly pending: number
   }
 }
@@ -154,6 +164,67 @@ export const makeSenders = (
   })
 
 /**
+ * The outbox's workers over `store`, and the counts of this instance: what `make` and
+ * `makeWorkers` share.
+ */
+const startOutbox = (
+  webhooks: ReadonlyArray<WebhookConfig.Webhook>,
+  senders: ReadonlyArray<Delivery.Sender>,
+  store: OutboxStore.Service,
+  options: Options & { readonly name: string; readonly drainTimeout: Duration.Duration }
+): Effect.Effect<{ readonly outbox: Outbox.Outbox; readonly stats: Effect.Effect<Stats> }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const name = options.name
+    const workers = options.workers ?? defaults.workers
+    const sharedMaxInFlight = options.maxInFlight ?? defaultMaxInFlight(workers)
+    const byName = new Map(senders.map((sender) => [sender.webhook.name, sender]))
+    const outbox = yield* Outbox.make(store, byName, {
+      connector: name,
+      workers,
+      drainTimeout: options.drainTimeout,
+      maxInFlight: (webhook) => byName.get(webhook)?.webhook.maxInFlight ?? sharedMaxInFlight
+    })
+
+    // Metrics are process-wide: an instance's counts are what they gained since it started (an
+    // earlier instance with the same names counted into the same metrics).
+    // The counters behind `stats`, tagged once: reading them is then a lookup per webhook.
+    const counters = (key: typeof Metrics.deliveriesTotal, tags: Record<string, string>) =>
+      webhooks.map((webhook) => Metrics.tagged(key, { connector: name, webhook: webhook.name, ...tags }))
+    const sources = {
+      before: {
+        delivered: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "delivered" }),
+        cancelled: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "cancelled" }),
+        failed: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "failed" })
+      },
+      after: {
+        delivered: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "delivered" }),
+        cancelled: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "cancelled" }),
+        failed: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "failed" }),
+        enqueued: counters(Metrics.outboxTotal, { outcome: "enqueued" }),
+        overflowed: counters(Metrics.outboxTotal, { outcome: "overflowed" }),
+        abandoned: counters(Metrics.outboxTotal, { outcome: "abandoned" }),
+        leftPending: counters(Metrics.outboxTotal, { outcome: "left_pending" })
+      }
+    }
+    const total = (metrics: ReadonlyArray<ReturnType<typeof counters>[number]>) =>
+      metrics.reduce((sum, metric) => sum + metric.unsafeValue([]).count, 0)
+    const read = <K extends string>(group: Record<K, ReturnType<typeof counters>>) =>
+      Object.fromEntries(Object.entries(group).map(([key, metrics]) => [key, total(metrics as ReturnType<typeof counters>)])) as Record<K, number>
+    // Metrics are process-wide: an instance's counts are what they gained since it started (an
+    // earlier instance with the same names counted into the same metrics).
+    const counted = Effect.sync(() => ({ before: read(sources.before), after: read(sources.after) }))
+    const baseline = yield* counted
+    const since = <K extends string>(now: Record<K, number>, then: Record<K, number>) =>
+      Object.fromEntries(Object.entries(now).map(([key, value]) => [key, (value as number) - then[key as K]])) as Record<K, number>
+    const stats: Effect.Effect<Stats> = Effect.zipWith(counted, outbox.pending, (now, pending) => ({
+      before: since(now.before, baseline.before),
+      after: { ...since(now.after, baseline.after), pending }
+    }))
+
+    return { outbox, stats }
+  })
+
+/**
  * The connector for resolved webhooks: its outbox, and its handlers registered on the bus until
  * the scope closes (then the outbox drains).
  */
@@ -183,15 +254,7 @@ export const make = (
     const store = yield* Effect.serviceOption(OutboxStore.OutboxStore).pipe(
       Effect.flatMap((found) => found._tag === "Some" ? Effect.succeed(found.value) : OutboxStore.makeMemory({ capacity }))
     )
-    const workers = options.workers ?? defaults.workers
-    const sharedMaxInFlight = options.maxInFlight ?? defaultMaxInFlight(workers)
-    const byName = new Map(senders.map((sender) => [sender.webhook.name, sender]))
-    const outbox = yield* Outbox.make(store, byName, {
-      connector: name,
-      workers,
-      drainTimeout,
-      maxInFlight: (webhook) => byName.get(webhook)?.webhook.maxInFlight ?? sharedMaxInFlight
-    })
+    const { outbox, stats } = yield* startOutbox(webhooks, senders, store, { ...options, name, drainTimeout })
     const clock = yield* Effect.clock
 
     // -------------------------------------------------------------------------------------------
@@ -275,59 +338,89 @@ export const make = (
       }
     }
 
-    // Metrics are process-wide: an instance's counts are what they gained since it started (an
-    // earlier instance with the same names counted into the same metrics).
-    // The counters behind `stats`, tagged once: reading them is then a lookup per webhook.
-    const counters = (key: typeof Metrics.deliveriesTotal, tags: Record<string, string>) =>
-      webhooks.map((webhook) => Metrics.tagged(key, { connector: name, webhook: webhook.name, ...tags }))
-    const sources = {
-      before: {
-        delivered: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "delivered" }),
-        cancelled: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "cancelled" }),
-        failed: counters(Metrics.deliveriesTotal, { preposition: "before", outcome: "failed" })
-      },
-      after: {
-        delivered: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "delivered" }),
-        cancelled: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "cancelled" }),
-        failed: counters(Metrics.deliveriesTotal, { preposition: "after", outcome: "failed" }),
-        enqueued: counters(Metrics.outboxTotal, { outcome: "enqueued" }),
-        overflowed: counters(Metrics.outboxTotal, { outcome: "overflowed" }),
-        abandoned: counters(Metrics.outboxTotal, { outcome: "abandoned" })
-      }
-    }
-    const total = (metrics: ReadonlyArray<ReturnType<typeof counters>[number]>) =>
-      metrics.reduce((sum, metric) => sum + metric.unsafeValue([]).count, 0)
-    const read = <K extends string>(group: Record<K, ReturnType<typeof counters>>) =>
-      Object.fromEntries(Object.entries(group).map(([key, metrics]) => [key, total(metrics as ReturnType<typeof counters>)])) as Record<K, number>
-    // Metrics are process-wide: an instance's counts are what they gained since it started (an
-    // earlier instance with the same names counted into the same metrics).
-    const counted = Effect.sync(() => ({ before: read(sources.before), after: read(sources.after) }))
-    const baseline = yield* counted
-    const since = <K extends string>(now: Record<K, number>, then: Record<K, number>) =>
-      Object.fromEntries(Object.entries(now).map(([key, value]) => [key, (value as number) - then[key as K]])) as Record<K, number>
-    const stats: Effect.Effect<Stats> = Effect.zipWith(counted, outbox.pending, (now, pending) => ({
-      before: since(now.before, baseline.before),
-      after: { ...since(now.after, baseline.after), pending }
-    }))
-
-    return { name, webhooks, stats, endDrain: outbox.cutDrain, breakers: outbox.breakers } satisfies Service
+    return { name, webhooks, durable: store.durable, stats, endDrain: outbox.cutDrain, breakers: outbox.breakers } satisfies Service
   })
 
 /**
- * Starts the connector for decoded webhooks: reads their secrets (failing with every problem at
- * once), then registers its handlers on the bus until the scope closes.
+ * A durable outbox store, opened (and its schema migrated) when the Layer is built, closed with
+ * it; the SQL code is loaded only then, so the memory store never loads it.
+ *
+ * @since 0.2.0
+ * @category outbox
+ */
+export const durableStoreLayer = (
+  outbox: Exclude<WebhookConfig.Outbox, { readonly store: "memory" }>
+): Layer.Layer<OutboxStore.OutboxStore | OutboxStore.OutboxAdmin, OutboxStore.OutboxStoreError> =>
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./SqlOutboxStore.js")), (SqlOutboxStore) =>
+    outbox.store === "sqlite"
+      ? SqlOutboxStore.layerSqlite({ path: outbox.path, lease: outbox.lease, retention: outbox.retention })
+      : SqlOutboxStore.layerPostgres({ url: outbox.url, lease: outbox.lease, retention: outbox.retention })))
+
+/**
+ * Runs `effect` with the store `outbox` names in context: a durable one opened in the scope, or,
+ * for memory, whatever the context has (`make` then keeps its own).
+ */
+const withStore = <A, E, R>(
+  outbox: WebhookConfig.Outbox,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | OutboxStore.OutboxStoreError, Exclude<R, OutboxStore.OutboxStore | OutboxStore.OutboxAdmin> | Scope.Scope> =>
+  outbox.store === "memory"
+    ? effect as Effect.Effect<A, E, Exclude<R, OutboxStore.OutboxStore | OutboxStore.OutboxAdmin>>
+    : Effect.flatMap(Layer.build(durableStoreLayer(outbox)), (context) => Effect.provide(effect, context))
+
+/**
+ * Starts the connector for decoded webhooks: reads their secrets and the outbox's (failing with
+ * every problem at once), opens the outbox the section names (`outbox:`, memory by default),
+ * then registers its handlers on the bus until the scope closes.
  */
 export const layer = (
-  configs: ReadonlyArray<WebhookConfig.WebhookConfig>,
+  configs: WebhookConfig.WebhooksSection,
   options: Options = {}
-): Layer.Layer<Webhooks, InvalidConfig, EventBus.EventBus | HttpClient.HttpClient> =>
+): Layer.Layer<Webhooks, InvalidConfig | OutboxStore.OutboxStoreError, EventBus.EventBus | HttpClient.HttpClient> =>
   Layer.scoped(
     Webhooks,
-    WebhookConfig.resolve(configs, {
+    WebhookConfig.resolveSection(configs, {
       section: options.name ?? "webhooks",
       ...(options.source === undefined ? {} : { source: options.source })
-    }).pipe(Effect.flatMap((webhooks) => make(webhooks, options)))
+    }).pipe(Effect.flatMap(({ outbox, webhooks }) => withStore(outbox, make(webhooks, options))))
   )
+
+/**
+ * Delivery workers without events (`servo webhooks worker`): they claim due deliveries from the
+ * `OutboxStore` in context (a durable one, shared with the servos that enqueue), attempt them
+ * with the senders of `webhooks`, and record each outcome, until the scope closes (then they
+ * drain like the connector's).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeWorkers = (
+  webhooks: ReadonlyArray<WebhookConfig.Webhook>,
+  options: Options = {}
+): Effect.Effect<Workers, never, OutboxStore.OutboxStore | HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const name = options.name ?? "webhooks"
+    const drainTimeout = Duration.decode(options.drainTimeout ?? defaults.drainTimeout)
+    const senders = yield* makeSenders(webhooks, { connector: name })
+    const store = yield* OutboxStore.OutboxStore
+    const { outbox, stats } = yield* startOutbox(webhooks, senders, store, { ...options, name, drainTimeout })
+    return { stats, pending: outbox.pending, endDrain: outbox.cutDrain }
+  })
+
+/**
+ * Running delivery workers (see `makeWorkers`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Workers {
+  /** Delivered, failed and left pending by these workers since they started. */
+  readonly stats: Effect.Effect<Stats>
+  /** Deliveries not finished in the store: due, waiting to retry or leased (by any process). */
+  readonly pending: Effect.Effect<number>
+  /** Ends the shutdown drain's wait now (a second signal). */
+  readonly endDrain: Effect.Effect<void>
+}
 
 /**
  * The connector-level options an assembly may set (the instance's name, events and source come
@@ -338,10 +431,10 @@ export type ConnectorOptions = Pick<Options, "outboxCapacity" | "workers" | "dra
 /** The type of the connector. */
 export type WebhooksConnector = Connector.Connector<
   "webhooks",
-  ReadonlyArray<WebhookConfig.WebhookConfig>,
+  WebhookConfig.WebhooksSection,
   unknown,
   Webhooks,
-  InvalidConfig,
+  InvalidConfig | OutboxStore.OutboxStoreError,
   HttpClient.HttpClient
 >
 
@@ -354,7 +447,7 @@ export const connectorWithOptions = (options: ConnectorOptions = {}): WebhooksCo
     name: "webhooks",
     description: "HTTP callbacks before and after events",
     config: (events) => WebhookConfig.WebhooksConfig(events),
-    layer: (configs: ReadonlyArray<WebhookConfig.WebhookConfig>, { events, name, source }) =>
+    layer: (configs: WebhookConfig.WebhooksSection, { events, name, source }) =>
       layer(configs, { ...options, name, events, source })
   })
 

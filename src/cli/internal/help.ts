@@ -26,6 +26,8 @@ export const descriptions = {
   listen: "Run a local receiver that prints each delivery",
   keys: "Print a fresh signing secret, or an Ed25519 key pair",
   verify: "Check the signature of a captured request",
+  worker: "Deliver from the durable outbox: workers only, no events",
+  deliveries: "List, show, resend or purge deliveries in the outbox",
   generate: "Write a starting servo.yaml (and servo.schema.json beside it)",
   servoSchema: "Print the JSON Schema of servo.yaml, for editors and linters",
   run: "Run the servo: describe, measure, adjust, N times"
@@ -38,7 +40,9 @@ const webhooksRows = (prefix: string) => [
   [`${prefix}validate [--json]`, descriptions.validate],
   [`${prefix}listen [OPTIONS]`, descriptions.listen],
   [`${prefix}keys [--ed25519] [--json]`, descriptions.keys],
-  [`${prefix}verify [OPTIONS]`, descriptions.verify]
+  [`${prefix}verify [OPTIONS]`, descriptions.verify],
+  [`${prefix}worker [--until-idle]`, descriptions.worker],
+  [`${prefix}deliveries COMMAND`, descriptions.deliveries]
 ]
 
 const indent = (text: string) => text.split("\n").map((line) => `  ${line}`).join("\n")

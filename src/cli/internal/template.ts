@@ -17,30 +17,40 @@ const webhooksSection = `
 # Print a body's JSON Schema with \`servo webhooks schema after:measure\`; try a receiver
 # with \`servo webhooks listen\` and \`servo webhooks trigger after:measure\`.
 webhooks:
-  # An after webhook is delivered in the background and retried; it never blocks the servo.
-  - name: measurements
-    description: Store every measurement
-    event: after:measure               # (before|after):EVENT; \`events: [...]\` for several
-    target: http://127.0.0.1:8787/webhooks
-    # headers:
-    #   - { name: x-team, value: performance }
-    # authentication:                  # bearer_token OR basic; secrets as { env: VAR } or { file: PATH }
-    #   bearer_token: { env: MEASUREMENTS_TOKEN }
-    backoff:
-      retries: 3                       # retries after the first attempt
-      timeout: 5m                      # deadline of the whole delivery, waits included
+  # Where after deliveries wait until they are delivered: an SQLite file, so a crash or a
+  # restart loses none (\`servo webhooks deliveries list\` shows them). \`store: memory\` keeps
+  # them in the process instead; \`store: postgres\` with \`url: { env: SERVO_OUTBOX_URL }\`
+  # shares one outbox between several servos and \`servo webhooks worker\` processes.
+  outbox:
+    store: sqlite
+    path: ./servo-outbox.db            # relative to the directory servo runs in
+    # retention: 7d                    # how long delivered deliveries are kept for inspection
+    # lease: 30s                       # how long a claimed delivery belongs to one worker
+  hooks:
+    # An after webhook is delivered in the background and retried; it never blocks the servo.
+    - name: measurements
+      description: Store every measurement
+      event: after:measure             # (before|after):EVENT; \`events: [...]\` for several
+      target: http://127.0.0.1:8787/webhooks
+      # headers:
+      #   - { name: x-team, value: performance }
+      # authentication:                # bearer_token OR basic; secrets as { env: VAR } or { file: PATH }
+      #   bearer_token: { env: MEASUREMENTS_TOKEN }
+      backoff:
+        retries: 3                     # retries after the first attempt
+        timeout: 5m                    # deadline of the whole delivery, waits included
 
-  # A before webhook blocks the event until it is answered; the receiver may cancel it by
-  # answering with content-type application/vnd.opsani.servo.errors.CancelEventError+json
-  # and {"reason": "..."}.
-  - name: approve_adjustments
-    description: Review each adjustment before it is applied
-    event: before:adjust
-    target: http://127.0.0.1:8787/webhooks
-    secret: { env: ${secretVariable} }   # a whsec_ key: signs each delivery (Standard Webhooks)
-    request_timeout: 5s                # one attempt's deadline
-    on_failure: ignore                 # or cancel: refuse the adjustment when the receiver fails
-    backoff: false                     # one attempt: an adjustment should not wait for retries
+    # A before webhook blocks the event until it is answered; the receiver may cancel it by
+    # answering with content-type application/vnd.opsani.servo.errors.CancelEventError+json
+    # and {"reason": "..."}.
+    - name: approve_adjustments
+      description: Review each adjustment before it is applied
+      event: before:adjust
+      target: http://127.0.0.1:8787/webhooks
+      secret: { env: ${secretVariable} } # a whsec_ key: signs each delivery (Standard Webhooks)
+      request_timeout: 5s              # one attempt's deadline
+      on_failure: ignore               # or cancel: refuse the adjustment when the receiver fails
+      backoff: false                   # one attempt: an adjustment should not wait for retries
 `
 
 /** The schema file's name beside servo.yaml, as `servo generate` writes it. */

@@ -28,7 +28,8 @@ export const defaults = {
   requestTimeout: Duration.seconds(10),
   backoff: { retries: 3, timeout: Duration.minutes(5) },
   afterBackoff: { retries: 12, timeout: Duration.hours(24) },
-  breaker: { failures: 10, cooldown: Duration.seconds(30) }
+  breaker: { failures: 10, cooldown: Duration.seconds(30) },
+  outbox: { retention: Duration.days(7), lease: Duration.seconds(30) }
 } as const
 
 /** The backoff default of a webhook with these selectors: a before event makes it short. */
@@ -759,11 +760,211 @@ const crossCheck = (entry: {
   return issues
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The outbox (mapping form): where after deliveries wait.
+// ---------------------------------------------------------------------------------------------
+
+const dayMillis = 86_400_000
+
+/**
+ * A duration that may also count days (`7d`, `30d`, `1d12h`), for spans a Go duration spells
+ * badly (`168h`): the outbox's retention, and the operator commands' `--since`/`--older-than`.
+ */
+export const parseLongDuration = (input: string): Either.Either<Duration.Duration, string> => {
+  const days = /^(\d+)d/.exec(input)
+  if (days === null) return GoDurationModule.parse(input)
+  const rest = input.slice(days[0].length)
+  const more = rest.length === 0 ? Either.right(Duration.zero) : GoDurationModule.parse(rest)
+  return Either.map(more, (extra) => Duration.sum(Duration.days(Number(days[1])), extra))
+}
+
+/** `7d`, `1d12h`, `30s`: whole days first, the rest as a Go duration. */
+export const formatLongDuration = (duration: Duration.Duration): string => {
+  const millis = Duration.toMillis(duration)
+  const days = Math.floor(millis / dayMillis)
+  const rest = millis - days * dayMillis
+  if (days === 0) return GoDurationModule.format(duration)
+  return rest === 0 ? `${days}d` : `${days}d${GoDurationModule.format(Duration.millis(rest))}`
+}
+
+const longDurationExpected = "expected a duration such as 7d, 36h, 90m or 30s"
+
+const LongDuration = Schema.transformOrFail(
+  Schema.String.annotations({
+    jsonSchema: {
+      type: "string",
+      pattern: "^(0|([0-9]+d)?(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*)$",
+      examples: ["7d", "36h"]
+    }
+  }),
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (input, _, ast) =>
+      Either.mapLeft(parseLongDuration(input), () => new ParseResult.Type(ast, input, `${longDurationExpected}, got ${JSON.stringify(input.slice(0, 20))}`)),
+    encode: (duration) => ParseResult.succeed(formatLongDuration(duration))
+  }
+).annotations({
+  message: (issue) => ({
+    message: typeof issue.actual === "string" && issue._tag === "Type" && issue.message !== undefined ? issue.message : longDurationExpected,
+    override: true
+  })
+})
+
+/** The retention may be as long as a year; the lease between a second and an hour. */
+const outboxLimits = {
+  retention: Duration.days(365),
+  leaseMin: Duration.seconds(1),
+  leaseMax: Duration.hours(1)
+} as const
+
+const retentionDescription = "How long delivered rows are kept for inspection (`deliveries list`, `show`); at most 365d (default 7d)"
+const leaseDescription =
+  "How long a claimed delivery belongs to one worker before another may take it (extended while an attempt runs); between 1s and 1h (default 30s)"
+
+const Retention = LongDuration.pipe(
+  Schema.filter((duration) =>
+    Duration.lessThanOrEqualTo(duration, outboxLimits.retention) ? undefined : "is longer than 365d, the longest allowed here", {
+    jsonSchema: { title: "retention", description: retentionDescription, examples: ["7d", "36h"] }
+  })
+).annotations({
+  title: "retention",
+  description: retentionDescription,
+  message: (issue) => ({ message: typeof issue.actual === "string" ? "is longer than 365d, the longest allowed here" : longDurationExpected, override: false })
+})
+
+const Lease = GoDuration.pipe(
+  Schema.filter((duration) =>
+    Duration.lessThan(duration, outboxLimits.leaseMin)
+      ? "is shorter than 1s, the shortest lease allowed"
+      : Duration.greaterThan(duration, outboxLimits.leaseMax)
+      ? "is longer than 1h, the longest lease allowed"
+      : undefined, { jsonSchema: { title: "lease", description: leaseDescription, examples: ["30s", "2m"] } })
+).annotations({
+  title: "lease",
+  description: leaseDescription,
+  message: (issue) => ({
+    message: typeof issue.actual === "string"
+      ? Either.match(GoDurationModule.parse(issue.actual), {
+        onLeft: (message) => message,
+        onRight: (duration) => Duration.lessThan(duration, outboxLimits.leaseMin) ? "is shorter than 1s, the shortest lease allowed" : "is longer than 1h, the longest lease allowed"
+      })
+      : "expected a duration such as 30s or 2m",
+    override: true
+  })
+})
+
+const stores = ["memory", "sqlite", "postgres"] as const
+
+const OutboxFields = Schema.Struct({
+  store: Schema.optionalWith(
+    Schema.Literal(...stores).annotations({
+      title: "store",
+      description: "memory (the default: in this process, lost with it), sqlite (a file, durable) or postgres (shared by several processes)",
+      message: (issue) => ({
+        message: `expected memory, sqlite or postgres${typeof issue.actual === "string" && issue.actual.length <= 20 ? `, got ${JSON.stringify(issue.actual)}` : ""}`,
+        override: true
+      })
+    }),
+    { exact: true, default: () => "memory" as const }
+  ),
+  path: Schema.optionalWith(
+    Schema.String.pipe(Schema.minLength(1)).annotations({
+      title: "path",
+      description: "store: sqlite: the database file (created if missing), relative to the working directory",
+      examples: ["./servo-outbox.db"],
+      message: says("expected the path of the SQLite file, such as ./servo-outbox.db")
+    }),
+    { exact: true }
+  ),
+  url: Schema.optionalWith(
+    SecretRef.annotations({
+      description: "store: postgres: the connection URL (postgres://user:password@host:5432/db), a secret: { env: VARIABLE } or { file: PATH }",
+      examples: [{ env: "SERVO_OUTBOX_URL" }]
+    }),
+    { exact: true }
+  ),
+  retention: Schema.optionalWith(Retention, { exact: true, default: () => defaults.outbox.retention }),
+  lease: Schema.optionalWith(Lease, { exact: true, default: () => defaults.outbox.lease })
+}).annotations({
+  message: (issue) =>
+    isRecord(issue.actual) ? innerMessages : { message: "expected { store: memory | sqlite | postgres, path, url, retention, lease }", override: true }
+})
+
+/** Which fields each store needs, and which it has no use for, each at its own path. */
+const outboxCrossCheck = (outbox: { readonly store: string; readonly path?: string; readonly url?: unknown }): Array<Schema.FilterIssue> => {
+  const issues: Array<Schema.FilterIssue> = []
+  if (outbox.store === "sqlite" && outbox.path === undefined) issues.push({ path: ["path"], message: "required for store: sqlite" })
+  if (outbox.store === "postgres" && outbox.url === undefined) issues.push({ path: ["url"], message: "required for store: postgres" })
+  if (outbox.store !== "sqlite" && outbox.path !== undefined) {
+    issues.push({ path: ["path"], message: `applies to store: sqlite; this store is ${outbox.store}` })
+  }
+  if (outbox.store !== "postgres" && outbox.url !== undefined) {
+    issues.push({ path: ["url"], message: `applies to store: postgres; this store is ${outbox.store}` })
+  }
+  return issues
+}
+
+/** The `outbox:` mapping, decoded to the store it describes. */
+const OutboxSchema = Schema.transform(
+  OutboxFields.pipe(Schema.filter(outboxCrossCheck)),
+  Schema.Any as Schema.Schema<WebhookConfig.OutboxConfig>,
+  {
+    strict: true,
+    decode: (fields): WebhookConfig.OutboxConfig => {
+      switch (fields.store) {
+        case "memory":
+          return { store: "memory" }
+        case "sqlite":
+          return { store: "sqlite", path: fields.path!, retention: fields.retention, lease: fields.lease }
+        case "postgres":
+          return { store: "postgres", url: fields.url!, retention: fields.retention, lease: fields.lease }
+      }
+    },
+    encode: (outbox) =>
+      outbox.store === "memory"
+        ? { store: "memory" as const, retention: defaults.outbox.retention, lease: defaults.outbox.lease }
+        : { ...outbox }
+  }
+).annotations({
+  title: "outbox",
+  description:
+    "Where after deliveries wait: memory (default), sqlite (durable, one machine) or postgres (shared by several servos and `servo webhooks worker` processes)",
+  jsonSchema: {
+    allOf: [
+      { if: { required: ["store"], properties: { store: { const: "sqlite" } } }, then: { required: ["path"], not: { required: ["url"] } } },
+      { if: { required: ["store"], properties: { store: { const: "postgres" } } }, then: { required: ["url"], not: { required: ["path"] } } },
+      { if: { not: { required: ["store"] } }, then: { not: { anyOf: [{ required: ["path"] }, { required: ["url"] }] } } },
+      { if: { required: ["store"], properties: { store: { const: "memory" } } }, then: { not: { anyOf: [{ required: ["path"] }, { required: ["url"] }] } } }
+    ],
+    examples: [{ store: "sqlite", path: "./servo-outbox.db" }, { store: "postgres", url: { env: "SERVO_OUTBOX_URL" }, lease: "30s" }]
+  }
+})
+
+/**
+ * Why text is not a PostgreSQL connection URL, in words that never quote it (it may hold a
+ * password).
+ */
+export const postgresUrlProblem = (text: string): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return "expected a postgres:// or postgresql:// URL, such as postgres://servo@db.internal:5432/servo"
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    return `expected a postgres:// or postgresql:// URL, got a ${url.protocol.slice(0, -1)}: URL`
+  }
+  if (url.hostname === "") return "has no host: expected postgres://USER@HOST:PORT/DATABASE"
+  return undefined
+}
+
 // ---------------------------------------------------------------------------------------------
 // The section: a list, or a mapping whose transport settings apply to every hook.
 // ---------------------------------------------------------------------------------------------
 
-const sectionExpected = "expected a list of webhooks, or { hooks: [...], network, proxy, tls, http2 }"
+const sectionExpected = "expected a list of webhooks, or { hooks: [...], network, proxy, tls, http2, outbox }"
 
 const isMappingForm = (u: unknown) => isRecord(u) && "hooks" in u
 
@@ -775,8 +976,11 @@ const Section = (events: Event.Registry) =>
         hooks: Schema.Array(Entry(events)).annotations({
           message: (issue) => Array.isArray(issue.actual) ? innerMessages : { message: "expected a list of webhooks", override: true }
         }),
-        ...transportFields
-      }).annotations({ description: "Transport settings (network, proxy, tls, http2) for every hook that sets none of its own" }),
+        ...transportFields,
+        outbox: Schema.optionalWith(OutboxSchema, { exact: true })
+      }).annotations({
+        description: "Transport settings (network, proxy, tls, http2) for every hook that sets none of its own, and the outbox they share"
+      }),
       isMappingForm
     )
   ).annotations({
@@ -794,12 +998,13 @@ const dedupe = (selectors: ReadonlyArray<Event.Selector>): ReadonlyArray<Event.S
 const defaultName = (i: number) => `webhooks[${i}]`
 
 /** The Schema of the `webhooks:` section, for an assembly's events. */
-export const WebhooksConfig = (events: Event.Registry): Schema.Schema<ReadonlyArray<WebhookConfig.WebhookConfig>, unknown> => {
+export const WebhooksConfig = (events: Event.Registry): Schema.Schema<WebhookConfig.WebhooksSection, unknown> => {
   const section = Section(events)
   type SectionType = Schema.Schema.Type<typeof section>
   return Schema.transformOrFail(
     section,
-    Schema.Array(Schema.Any as Schema.Schema<WebhookConfig.WebhookConfig>),
+    // Any, not an Array: an Array would copy the list and lose its `outbox`.
+    Schema.Any as Schema.Schema<WebhookConfig.WebhooksSection>,
     {
       strict: true,
       decode: (decoded, _, ast) => {
@@ -838,9 +1043,9 @@ export const WebhooksConfig = (events: Event.Registry): Schema.Schema<ReadonlyAr
             ...(mapping ? { path: [...base, i] } : {})
           } as WebhookConfig.WebhookConfig
         })
-        return Arr.isNonEmptyArray(issues)
-          ? ParseResult.fail(new ParseResult.Composite(ast, decoded, issues))
-          : ParseResult.succeed(configs)
+        if (Arr.isNonEmptyArray(issues)) return ParseResult.fail(new ParseResult.Composite(ast, decoded, issues))
+        const outbox = mapping ? (decoded as { outbox?: WebhookConfig.OutboxConfig }).outbox : undefined
+        return ParseResult.succeed(outbox === undefined ? configs : Object.assign(configs, { outbox }))
       },
       encode: (configs) => {
         const hooks = configs.map((config, i) => {
@@ -848,14 +1053,15 @@ export const WebhooksConfig = (events: Event.Registry): Schema.Schema<ReadonlyAr
           return { ...(name === defaultName(i) ? {} : { name }), events: selectors, ...rest }
         })
         // The mapping form decodes with `path`; keep the form so the round trip keeps it.
-        const mapping = configs.some((config) => config.path !== undefined)
-        return ParseResult.succeed((mapping ? { hooks } : hooks) as unknown as SectionType)
+        const mapping = configs.some((config) => config.path !== undefined) || configs.outbox !== undefined
+        const outbox = configs.outbox === undefined ? {} : { outbox: configs.outbox }
+        return ParseResult.succeed((mapping ? { hooks, ...outbox } : hooks) as unknown as SectionType)
       }
     }
   ).annotations({
     identifier: "WebhooksConfig",
     title: "webhooks",
-    description: "Webhooks before and after servo events: a list, or { hooks: [...] } with shared network, proxy, tls, http2",
+    description: "Webhooks before and after servo events: a list, or { hooks: [...] } with shared network, proxy, tls, http2 and the outbox",
     jsonSchema: {
       examples: [[{
         name: "my_measure_handler",
@@ -865,5 +1071,5 @@ export const WebhooksConfig = (events: Event.Registry): Schema.Schema<ReadonlyAr
         backoff: { retries: 3, timeout: "5m" }
       }]]
     }
-  }) as unknown as Schema.Schema<ReadonlyArray<WebhookConfig.WebhookConfig>, unknown>
+  }) as unknown as Schema.Schema<WebhookConfig.WebhooksSection, unknown>
 }

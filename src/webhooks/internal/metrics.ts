@@ -35,7 +35,7 @@ export const deliveryDuration = MetricKey.histogram(
 
 /** @internal */
 export const outboxTotal = MetricKey.counter("servo_webhooks_outbox_total", {
-  description: "After deliveries offered to the outbox, by outcome (enqueued, overflowed, abandoned)",
+  description: "After deliveries offered to the outbox, by outcome (enqueued, overflowed, abandoned, left_pending)",
   incremental: true
 })
 
