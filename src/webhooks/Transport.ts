@@ -24,8 +24,11 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
@@ -255,6 +258,23 @@ const preflight = (policy: NetworkPolicy.NetworkPolicy, resolve: Resolve) =>
     )
   })
 
+/**
+ * Another client's span cannot be trusted with a webhook's secrets: `HttpClient.make`'s shows
+ * the URL's query values, and the error its span ends with holds the whole request (every
+ * header). Through such a client a webhook that propagates traces gets no client span; its
+ * `traceparent` and `b3` headers name the span the request runs under (the delivery's).
+ */
+const spanless = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  client.pipe(
+    HttpClient.mapRequestEffect((request) =>
+      Effect.map(
+        Effect.option(Effect.currentSpan),
+        (span) => Option.isSome(span) ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span.value)) : request
+      )
+    ),
+    HttpClient.withTracerDisabledWhen(() => true)
+  )
+
 /** The transports of a connector; dispatchers live as long as the scope. */
 export const make: Effect.Effect<Transports, never, Scope.Scope> = Effect.gen(function*() {
   const scope = yield* Effect.scope
@@ -277,8 +297,10 @@ export const make: Effect.Effect<Transports, never, Scope.Scope> = Effect.gen(fu
     Effect.gen(function*() {
       const settings = settingsOf(webhook)
       let client: HttpClient.HttpClient
-      if (isDefault(settings)) client = yield* HttpClient.HttpClient
-      else {
+      if (isDefault(settings)) {
+        client = yield* HttpClient.HttpClient
+        if (webhook.tracePropagation && UndiciHttpClient.executeWithin(client) === undefined) client = spanless(client)
+      } else {
         client = UndiciHttpClient.makeWithDispatcher(yield* dispatcherFor(settings))
         if (settings.network !== undefined) {
           if (settings.proxy !== undefined) client = client.pipe(preflight(settings.network, resolve))
