@@ -216,6 +216,37 @@ export const makeDispatcher = (settings: Settings): Effect.Effect<Dispatcher, ne
     ))
 
 // ---------------------------------------------------------------------------------------------
+// A proxy's refusal
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * undici's errors for a proxy that did not open the tunnel carry its status in their message
+ * only: "Proxy response (407) !== 200 when HTTP Tunneling" (`CONNECT`), and "Proxy
+ * Authentication Required (407)" (a proxy forwarding plain requests).
+ */
+const proxyAnswers: ReadonlyArray<RegExp> = [
+  /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/,
+  /^Proxy Authentication Required \((407)\)$/
+]
+
+/**
+ * The status a proxy refused a request with (`407`: it wants credentials, or other ones), read
+ * from the cause of a failed request; `undefined` when the proxy is not what failed.
+ */
+export const proxyRefusal = (cause: unknown): number | undefined => {
+  let status: number | undefined
+  findCause(cause, (error): error is Error => {
+    if (!(error instanceof Error)) return false
+    for (const answer of proxyAnswers) {
+      const match = answer.exec(error.message)
+      if (match !== null) status = Number(match[1])
+    }
+    return status !== undefined
+  })
+  return status
+}
+
+// ---------------------------------------------------------------------------------------------
 // Clients per webhook
 // ---------------------------------------------------------------------------------------------
 
