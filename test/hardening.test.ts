@@ -19,6 +19,7 @@ import type * as Delivery from "../src/webhooks/Delivery.js"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
+import { servo } from "./support/cli.js"
 import { ok, receiver } from "./support/receiver.js"
 import { configs, type RecordedSpan, recordSpans } from "./support/servo.js"
 
@@ -121,4 +122,16 @@ describe("item 5: a failed request's span holds no secret", () => {
       expect(server.requests[0]!.headers["traceparent"]).toBe(`00-${deliver.traceId}-${deliver.spanId}-01`)
       expect(spans.map((span) => span.name)).not.toContain("http.client POST")
     }))))
+})
+
+describe("item 10: every duration flag is bounded", () => {
+  it.effect("servo run --drain-timeout 1 and 400 zeros h is refused in one line", () =>
+    Effect.gen(function*() {
+      const ran = yield* servo("run", "--config", "/nonexistent/servo.yaml", "--drain-timeout", "1" + "0".repeat(400) + "h")
+      expect(ran.code).toBe(1)
+      const lines = ran.stderr.join("\n").split("\n").filter((line) => line.trim() !== "")
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/--drain-timeout: expected a duration of at most 2562047h47m16\.854775807s \(about 292 years\), got "1000/)
+      expect(lines[0]!.length).toBeLessThan(200)
+    }))
 })
