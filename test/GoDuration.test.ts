@@ -46,6 +46,13 @@ describe("GoDuration", () => {
       expect(Either.isRight(GoDuration.parse(input))).toBe(true)
     })
 
+    it("exceedsMax tells a duration too long from one unreadable", () => {
+      expect(GoDuration.exceedsMax(huge)).toBe(true)
+      expect(GoDuration.exceedsMax("2562048h")).toBe(true)
+      expect(GoDuration.exceedsMax("2562047h")).toBe(false)
+      expect(GoDuration.exceedsMax("soon")).toBe(false)
+    })
+
     it("never decodes to an infinite Duration, through the Schema either", () => {
       expect(() => Schema.decodeUnknownSync(GoDuration.GoDuration)(huge)).toThrow(/at most 2562047h47m16\.854775807s/)
     })

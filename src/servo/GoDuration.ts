@@ -40,6 +40,47 @@ const quoted = (input: string): string =>
 
 const expected = "expected a duration such as 500ms, 10s, 5m or 2h45m (units ns, us, ms, s, m, h)"
 
+/** What an input reads as: whole nanoseconds, or why it is not a duration. */
+type Reading =
+  | { readonly _tag: "Nanos"; readonly nanos: bigint }
+  | { readonly _tag: "Unreadable"; readonly message: string }
+  | { readonly _tag: "TooLong" }
+
+const tooLongReading: Reading = { _tag: "TooLong" }
+
+const read = (input: string): Reading => {
+  if (input === "0") return { _tag: "Nanos", nanos: 0n }
+  if (input.length === 0) {
+    return { _tag: "Unreadable", message: "expected a duration such as 500ms, 10s, 5m or 2h45m, got an empty string" }
+  }
+  let nanos = 0n
+  component.lastIndex = 0
+  while (component.lastIndex < input.length) {
+    const start = component.lastIndex
+    const match = component.exec(input)
+    const whole = match?.[1] ?? ""
+    const fraction = match?.[2] ?? ""
+    if (match === null || (whole === "" && fraction === "")) {
+      return {
+        _tag: "Unreadable",
+        message: `${expected}, got ${quoted(input)}${start > 0 ? ` (cannot read ${quoted(input.slice(start))})` : ""}`
+      }
+    }
+    const unit = unitNanos[match[3]!]!
+    // More than 19 significant digits overflows whatever the unit: refused before any BigInt
+    // is made of a long run of digits.
+    const significant = whole.replace(/^0+/, "")
+    if (significant.length > 19) return tooLongReading
+    nanos += BigInt(significant === "" ? "0" : significant) * unit
+    if (fraction !== "") {
+      const digits = fraction.slice(0, 20)
+      nanos += BigInt(digits) * unit / 10n ** BigInt(digits.length)
+    }
+    if (nanos > maxNanos) return tooLongReading
+  }
+  return { _tag: "Nanos", nanos }
+}
+
 /**
  * Parses a Go-style duration. Negative durations are refused: nothing in a servo waits a
  * negative time. So are durations longer than Go's longest, {@link maxNanos} (about 292
@@ -50,35 +91,25 @@ const expected = "expected a duration such as 500ms, 10s, 5m or 2h45m (units ns,
  * @category parsing
  */
 export const parse = (input: string): Either.Either<Duration.Duration, string> => {
-  if (input === "0") return Either.right(Duration.zero)
-  if (input.length === 0) return Either.left("expected a duration such as 500ms, 10s, 5m or 2h45m, got an empty string")
-  const tooLong = () => Either.left(`expected a duration of at most ${maxText} (about 292 years), got ${quoted(input)}`)
-  let nanos = 0n
-  component.lastIndex = 0
-  while (component.lastIndex < input.length) {
-    const start = component.lastIndex
-    const match = component.exec(input)
-    const whole = match?.[1] ?? ""
-    const fraction = match?.[2] ?? ""
-    if (match === null || (whole === "" && fraction === "")) {
-      return Either.left(
-        `${expected}, got ${quoted(input)}${start > 0 ? ` (cannot read ${quoted(input.slice(start))})` : ""}`
-      )
-    }
-    const unit = unitNanos[match[3]!]!
-    // More than 19 significant digits overflows whatever the unit: refused before any BigInt
-    // is made of a long run of digits.
-    const significant = whole.replace(/^0+/, "")
-    if (significant.length > 19) return tooLong()
-    nanos += BigInt(significant === "" ? "0" : significant) * unit
-    if (fraction !== "") {
-      const digits = fraction.slice(0, 20)
-      nanos += BigInt(digits) * unit / 10n ** BigInt(digits.length)
-    }
-    if (nanos > maxNanos) return tooLong()
+  const reading = read(input)
+  switch (reading._tag) {
+    case "Nanos":
+      return Either.right(reading.nanos === 0n ? Duration.zero : Duration.millis(Number(reading.nanos) / 1e6))
+    case "Unreadable":
+      return Either.left(reading.message)
+    case "TooLong":
+      return Either.left(`expected a duration of at most ${maxText} (about 292 years), got ${quoted(input)}`)
   }
-  return Either.right(Duration.millis(Number(nanos) / 1e6))
 }
+
+/**
+ * Whether `parse` refuses the input only for being longer than {@link maxNanos}: a place with a
+ * lower limit of its own says that limit instead.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const exceedsMax = (input: string): boolean => read(input)._tag === "TooLong"
 
 const units: ReadonlyArray<readonly [string, number]> = [
   ["h", 3_600_000],
