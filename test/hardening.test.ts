@@ -5,21 +5,27 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { describe, expect, it } from "@effect/vitest"
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Tracer from "effect/Tracer"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
+import * as path from "node:path"
 import * as util from "node:util"
+import { assembly as bundled } from "../src/cli/internal/assembly.js"
+import * as Servo from "../src/servo/Servo.js"
 import type * as Delivery from "../src/webhooks/Delivery.js"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
-import { servo } from "./support/cli.js"
+import { removeTempDirs, runServo, servo, tempDir } from "./support/cli.js"
 import { ok, receiver } from "./support/receiver.js"
 import { configs, type RecordedSpan, recordSpans } from "./support/servo.js"
 
@@ -134,4 +140,102 @@ describe("item 10: every duration flag is bounded", () => {
       expect(lines[0]).toMatch(/--drain-timeout: expected a duration of at most 2562047h47m16\.854775807s \(about 292 years\), got "1000/)
       expect(lines[0]!.length).toBeLessThan(200)
     }))
+})
+
+describe("item 7: hostile YAML gets one clear line, never a crash", () => {
+  afterAll(removeTempDirs)
+
+  const aliasBomb = (() => {
+    const lines = ["webhooks: []", "bomb:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for (let level = 1; level < 10; level++) {
+      lines.push(`  a${level}: &a${level} [${Array.from({ length: 10 }, () => `*a${level - 1}`).join(", ")}]`)
+    }
+    return lines.join("\n") + "\n"
+  })()
+  const depth = 100_000
+  const inputs = {
+    // ~10^9 nodes once expanded
+    "bomb.yaml": aliasBomb,
+    // 200 KB
+    "deep.yaml": `webhooks: ${"[".repeat(depth)}${"]".repeat(depth)}\n`,
+    // 400 KB of compact nested sequences (`- - - x`)
+    "dashes.yaml": `webhooks:\n  ${"- ".repeat(200_000)}x\n`,
+    // 1 MiB and a few bytes, all comment
+    "big.yaml": `webhooks: []\n${"#".repeat(1024 * 1024)}\n`
+  }
+  const expected: Record<keyof typeof inputs, RegExp> = {
+    "bomb.yaml": /^its aliases \(\*name\) expand more than 100 times; refused as an alias bomb$/,
+    "deep.yaml": /^nests deeper than 64 levels \(at line 1, column 74\); a config may nest at most 64$/,
+    "dashes.yaml": /^nests deeper than 64 levels \(at line 2, column \d+\); a config may nest at most 64$/,
+    "big.yaml": /^is 1048590 bytes long; a config may be at most 1 MiB \(1048576 bytes\)$/
+  }
+  // 130,000 entries that are not webhooks: 520 KB.
+  const many = `webhooks:\n${"- 1\n".repeat(130_000)}`
+
+  const write = (name: string, text: string) => {
+    const file = path.join(tempDir(), name)
+    fs.writeFileSync(file, text)
+    return file
+  }
+
+  it.effect.each(Object.keys(inputs) as Array<keyof typeof inputs>)("Servo.loadConfig: %s is one problem naming the file", (name) =>
+    Effect.gen(function*() {
+      const file = write(name, inputs[name])
+      const error = yield* Effect.flip(Servo.loadConfig(bundled, file))
+      expect(error.source).toBe(file)
+      expect(error.issues).toHaveLength(1)
+      expect(error.issues[0]!.path).toBe("")
+      expect(error.issues[0]!.message).toMatch(expected[name])
+      expect(error.message.split("\n")).toHaveLength(1)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.effect("Servo.loadConfig: 130,000 invalid entries report the first 100 and how many more", () =>
+    Effect.gen(function*() {
+      const file = write("many.yaml", many)
+      const error = yield* Effect.flip(Servo.loadConfig(bundled, file))
+      expect(error.issues).toHaveLength(101)
+      expect(error.issues[0]!.path).toBe("webhooks[0]")
+      expect(error.issues[99]!.path).toBe("webhooks[99]")
+      expect(error.issues[100]).toEqual({ path: "", message: "and 129900 more problems" })
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it("parseConfig applies the same limits to text it is given", () => {
+    const error = Either.getLeft(Servo.parseConfig(bundled, inputs["deep.yaml"], "given.yaml"))
+    expect(error._tag === "Some" && error.value.message).toMatch(/^given\.yaml: nests deeper than 64 levels/)
+    // 64 levels are fine.
+    expect(Either.isLeft(Servo.parseConfig(bundled, `x: ${"[".repeat(63)}${"]".repeat(63)}\n`))).toBe(true)
+    expect(Either.getLeft(Servo.parseConfig(bundled, `x: ${"[".repeat(63)}${"]".repeat(63)}\n`)).pipe(
+      (o) => o._tag === "Some" ? o.value.message : ""
+    )).not.toMatch(/nests deeper/)
+  })
+
+  it("the depth is measured on block nesting too, and not inside scalars", () => {
+    const message = (text: string) => Either.getLeft(Servo.parseYaml(text, "x.yaml")).pipe((o) => o._tag === "Some" ? o.value.message : "")
+    // 80 nested mappings, one per line
+    const ladder = Array.from({ length: 80 }, (_, level) => `${" ".repeat(level)}k:`).join("\n") + "\n"
+    expect(message(ladder)).toBe("x.yaml: nests deeper than 64 levels (at line 65, column 66); a config may nest at most 64")
+    // Brackets in a block scalar, a quoted scalar or a comment are text.
+    const text = `a: |\n  ${"[".repeat(100)}\nb: "${"{".repeat(100)}"\n# ${"[".repeat(100)}\nc: [1, [2]]\n`
+    expect(Servo.parseYaml(text)).toEqual(Either.right({ a: `${"[".repeat(100)}\n`, b: "{".repeat(100), c: [1, [2]] }))
+  })
+
+  it.each([...Object.keys(inputs), "many.yaml"])("servo webhooks validate --config %s: exit 1, bounded output, no crash", async (name) => {
+    const file = write(name, name === "many.yaml" ? many : inputs[name as keyof typeof inputs])
+    const started = Date.now()
+    const ran = await runServo(["webhooks", "validate", "--config", file])
+    // A hang guard, not a speed test: before, this crashed (rc 134) or overflowed the stack.
+    expect(Date.now() - started).toBeLessThan(45_000)
+    expect(ran.code).toBe(1)
+    expect(ran.stdout).toBe("")
+    const lines = ran.stderr.split("\n").filter((line) => line !== "")
+    if (name === "many.yaml") {
+      expect(lines[0]).toBe(`error: ${file}: 101 problems`)
+      expect(lines).toHaveLength(102)
+      expect(lines.at(-1)).toBe("  - and 129900 more problems")
+    } else {
+      expect(lines).toHaveLength(1)
+      expect(lines[0]!.startsWith(`error: ${file}: `)).toBe(true)
+      expect(lines[0]!.slice(`error: ${file}: `.length)).toMatch(expected[name as keyof typeof inputs])
+    }
+  })
 })
