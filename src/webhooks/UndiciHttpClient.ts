@@ -41,7 +41,8 @@
  * - `remoteAddress` is always `None`: undici does not tell a request which socket served it.
  *
  * Tracing is the same as `HttpClient.make`'s: a client span per request (named by
- * `HttpClient.SpanNameGenerator`, with the same attributes and redacted headers) and, by
+ * `HttpClient.SpanNameGenerator`, with the same attributes and redacted headers; query values
+ * and userinfo redacted in its URL, and in the error a failed request's span ends with) and, by
  * default, `traceparent` and `b3` headers sent to the receiver. Webhook senders usually want
  * neither: `HttpClient.withTracerPropagation(false)` stops the headers and
  * `HttpClient.withTracerDisabledWhen(() => true)` the span. Both set a fiber ref around every
