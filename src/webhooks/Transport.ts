@@ -80,7 +80,8 @@ export interface Transports {
   /**
    * The client a webhook's deliveries go through: the `HttpClient` in context for default
    * settings, otherwise one built for its settings. Either way its spans redact the webhook's
-   * secret headers.
+   * secret headers; a client in context that is not an `UndiciHttpClient` makes no client span
+   * for a webhook with trace propagation (see `spanless`).
    */
   readonly clientFor: (webhook: Webhook) => Effect.Effect<HttpClient.HttpClient, never, HttpClient.HttpClient>
   /** How many dispatchers have been built so far. */
