@@ -21,11 +21,9 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import { spawn } from "node:child_process"
-import { once } from "node:events"
-import { fileURLToPath } from "node:url"
 import * as undici from "undici"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
+import { median, startReceiver } from "./lib.js"
 
 const requests = Number(process.argv[2] ?? 20_000)
 const rounds = Number(process.argv[3] ?? 3)
@@ -39,13 +37,8 @@ const payload = JSON.stringify({
 const bytes = new TextEncoder().encode(payload)
 const headers = { "content-type": "application/json", "webhook-id": "msg_2mJ7d8xQ" }
 
-const receiverPath = fileURLToPath(new URL("./httpReceiver.js", import.meta.url))
-const receiverCpu = process.env["RECEIVER_CPU"]
-const receiver = receiverCpu === undefined
-  ? spawn(process.execPath, [receiverPath], { stdio: ["ignore", "pipe", "inherit"] })
-  : spawn("taskset", ["-c", receiverCpu, process.execPath, receiverPath], { stdio: ["ignore", "pipe", "inherit"] })
-const [port] = (await once(receiver.stdout!, "data")) as [Buffer]
-const origin = `http://127.0.0.1:${port.toString().trim()}`
+const receiver = await startReceiver(process.env["RECEIVER_CPU"])
+const origin = receiver.origin
 const url = `${origin}/hook`
 
 const statsAgent = new undici.Agent()
@@ -139,7 +132,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const base = median(samples.get(clients[0]![0])!.map((s) => s.rate))
 console.log(
   `\n${requests} deliveries × ${rounds} rounds, concurrency ${concurrency}, ${bytes.length} B JSON, Node ${process.version}\n`
@@ -154,4 +146,4 @@ for (const [name] of clients) {
 
 for (const runner of runners) await runner.dispose()
 await Promise.all([agent64.close(), statsAgent.close()])
-receiver.kill("SIGTERM")
+receiver.stop()

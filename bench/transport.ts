@@ -13,25 +13,20 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { spawn } from "node:child_process"
-import { once } from "node:events"
-import { fileURLToPath } from "node:url"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as Delivery from "../src/webhooks/Delivery.js"
 import * as Transport from "../src/webhooks/Transport.js"
 import * as UndiciHttpClient from "../src/webhooks/UndiciHttpClient.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Schema from "effect/Schema"
+import { startReceiver } from "./lib.js"
 
 const deliveries = Number(process.argv[2] ?? 20_000)
 const concurrency = 64
 const rounds = Number(process.argv[3] ?? 3)
 
-const receiver = spawn(process.execPath, [fileURLToPath(new URL("./httpReceiver.js", import.meta.url))], {
-  stdio: ["ignore", "pipe", "inherit"]
-})
-const [port] = (await once(receiver.stdout!, "data")) as [Buffer]
-const target = `http://127.0.0.1:${String(port).trim()}/hook`
+const receiver = await startReceiver()
+const target = `${receiver.origin}/hook`
 
 const variants: Record<string, Record<string, unknown>> = {
   context: {},
@@ -76,4 +71,4 @@ for (const [name, rates] of Object.entries(results)) {
   const ratios = rates.map((rate, i) => (rate / results.context![i]!).toFixed(2))
   console.log(`${name.padEnd(14)} ${rates.map((rate) => Math.round(rate).toString().padStart(7)).join(" ")}   ${ratios.join(" ")}`)
 }
-receiver.kill("SIGTERM")
+receiver.stop()

@@ -26,7 +26,7 @@ import {
   text,
   writeConfig
 } from "./support/cli.js"
-import { never, receiver as testReceiver } from "./support/receiver.js"
+import { cancel, never, receiver as testReceiver, status } from "./support/receiver.js"
 
 afterAll(removeTempDirs)
 
@@ -43,13 +43,15 @@ describe("servo: help, version, completions, unknown commands", () => {
           "webhooks list [--json]",
           "webhooks schema EVENT",
           "webhooks trigger EVENT [NAME|URL]",
-          "webhooks validate",
+          "webhooks validate [--json]",
           "webhooks listen [OPTIONS]",
+          "webhooks keys [--ed25519] [--json]",
+          "webhooks verify [OPTIONS]",
           "generate [--defaults webhooks]",
           "run [--cycles N]"
         ]
       ) expect(help).toContain(`\n  ${command}  `)
-      expect(help).toContain("Every command takes --help, and all but keys take --config FILE (default ./servo.yaml).")
+      expect(help).toContain("Every command takes --help; those that read servo.yaml take --config FILE (default ./servo.yaml).")
       for (const line of help.split("\n")) expect(line.length).toBeLessThan(100)
       // `servo` alone and `-h` say the same.
       expect(text((yield* servo()).stdout)).toBe(help)
@@ -72,6 +74,47 @@ describe("servo: help, version, completions, unknown commands", () => {
       expect(help).toContain("The port to listen on (default: 8787)")
     }))
 
+  it.live("every command's --help: its full path, optional options in brackets, plain text, lines of 100 columns at most", () =>
+    Effect.gen(function*() {
+      const commands = [
+        ["webhooks", "list"],
+        ["webhooks", "schema"],
+        ["webhooks", "trigger"],
+        ["webhooks", "validate"],
+        ["webhooks", "listen"],
+        ["webhooks", "keys"],
+        ["webhooks", "verify"],
+        ["generate"],
+        ["run"],
+        ["schema"]
+      ]
+      for (const command of commands) {
+        const ran = yield* servo(...command, "--help")
+        expect(ran.code).toBe(0)
+        expect(ran.stderr).toEqual([])
+        const lines = text(ran.stdout).split("\n")
+        expect(lines[0]).toBe("USAGE")
+        expect(lines[1]).toMatch(new RegExp(`^  servo ${command.join(" ")}( |$)`))
+        expect(lines).toContain("DESCRIPTION")
+        for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(100)
+        expect(text(ran.stdout)).not.toMatch(/[\u001b\u009b]/)
+      }
+      // The help is the same after options and a global option first.
+      const listen = text((yield* servo("webhooks", "listen", "--help")).stdout)
+      expect(text((yield* servo("--log-level", "info", "webhooks", "listen", "--port", "1", "-h")).stdout)).toBe(listen)
+      // Optional options in brackets, repeatable ones marked, required arguments bare.
+      expect(listen).toContain("[-p, --port N]")
+      expect(listen).toContain("[--secret whsec_...]...")
+      const trigger = text((yield* servo("webhooks", "trigger", "--help")).stdout)
+      const usage = trigger.split("\nDESCRIPTION")[0]!
+      expect(usage).toContain(" [--set PATH=VALUE]... ")
+      expect(usage.trimEnd()).toMatch(/ EVENT \[NAME\|URL\]$/)
+      expect(trigger).toContain("\n  [-c, --config FILE]  ")
+      // No words of @effect/cli's that say nothing (`A user-defined piece of text.`).
+      expect(trigger).not.toContain("user-defined")
+      expect(trigger).not.toContain("This setting is optional")
+    }))
+
   it.live("--version prints the package version; --completions prints a script", () =>
     Effect.gen(function*() {
       const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"))
@@ -79,6 +122,9 @@ describe("servo: help, version, completions, unknown commands", () => {
       const bash = yield* servo("--completions", "bash")
       expect(bash.code).toBe(0)
       expect(text(bash.stdout)).toContain("complete -F")
+      // Nested commands are matched the way the script walks the words (see completions.test.ts).
+      expect(text(bash.stdout)).toContain("servo__webhooks,listen)")
+      expect(text(bash.stdout)).not.toContain("servo,webhooks,listen)")
       expect(text(bash.stdout)).toContain("servo")
     }))
 
@@ -219,6 +265,32 @@ webhooks:
         expect(sent).toHaveLength(3)
         for (const body of sent) expect(validate(body), JSON.stringify(validate.errors)).toBe(true)
       }
+    }).pipe(Effect.scoped))
+
+  it.live("a cancel reason from the network is printed escaped: it cannot clear the screen or forge an adjust or done line", () =>
+    Effect.gen(function*() {
+      const forged = "ok\u001b[2J\n  adjust    web.replicas 2 → 9 (hold)\r\ndone: 1 of 1 cycle, 1 adjustment applied, 0 cancelled"
+      const receiver = yield* testReceiver(cancel(forged))
+      const failing = yield* testReceiver(status(500, { "content-type": "text/plain" }, "boom\u001b]0;pwned\u0007 forged"))
+      const config = writeConfig(`
+name: forged
+simulator: { seed: 7, noise: 0 }
+webhooks:
+  - { name: gate, event: before:adjust, target: "${receiver.url}", backoff: false }
+  - { name: store, event: after:measure, target: "${failing.url}", backoff: false }
+`)
+      const ran = yield* servo("run", "--cycles", "1", "--config", config)
+      expect(ran.code).toBe(0)
+      const out = text(ran.stdout)
+      expect(out).not.toContain("\u001b")
+      expect(out.split("\n").filter((line) => line.startsWith("done: "))).toEqual(["done: 1 of 1 cycle, 0 adjustments applied, 1 cancelled"])
+      expect(out.split("\n").filter((line) => line.startsWith("  adjust "))).toEqual([
+        "  adjust    web.replicas 2 → 3: cancelled by webhooks (gate): ok\\x1b[2J\\x0a  adjust    web.replicas 2 → 9 (hold)\\x0d\\x0adone: 1 of 1 cycle, 1 adjustment applied, 0 cancelled; going on"
+      ])
+      // A 5xx body reaches the logs escaped too.
+      const logged = text(ran.stderr)
+      expect(logged).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/)
+      expect(logged).toContain("HTTP 500: boom\\x1b]0;pwned\\x07 forged")
     }).pipe(Effect.scoped))
 
   it.live("a secret that cannot be read, or a bad option, stops it before the first cycle: one line, exit 1", () =>

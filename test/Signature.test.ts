@@ -226,6 +226,44 @@ describe("Signature.verify", () => {
     )
   })
 
+  it("a string body is verified as its UTF-8 bytes, with either scheme", () => {
+    const text = JSON.stringify({ event: "after:measure", note: "héllo ✓ 🚀" })
+    const v1 = secret(Signature.generateSecret())
+    const pair = Signature.generateKeyPair()
+    const message = { id: "msg_text", timestamp: vector.timestamp, body: new TextEncoder().encode(text) }
+    const headers = Signature.signHeaders([v1, privateKey(pair.signingKey)], message)
+    expect(Signature.verify([v1], { headers, body: text }, atVectorTime)).toEqual(
+      Either.right({ scheme: "v1", keyIndex: 0, id: "msg_text", timestamp: vector.timestamp })
+    )
+    // Ed25519 reads the message as one buffer: the string's UTF-8 bytes, not its UTF-16 length.
+    expect(Signature.verify([publicKey(pair.publicKey)], { headers, body: text }, atVectorTime)).toEqual(
+      Either.right({ scheme: "v1a", keyIndex: 0, id: "msg_text", timestamp: vector.timestamp })
+    )
+    // And it is still the body that is checked.
+    expect(reasonOf(Signature.verify([publicKey(pair.publicKey)], { headers, body: `${text} ` }, atVectorTime))).toBe(
+      "no_matching_signature"
+    )
+  })
+
+  it("a body that is neither bytes nor a string fails as invalid_body, saying what to pass instead", () => {
+    const headers = headersWith(vector.v1)
+    for (
+      const [body, said] of [
+        [{ test: 2432232315 }, "an object (a parsed body?)"],
+        [new ArrayBuffer(4), "an ArrayBuffer (wrap it: new Uint8Array(buffer))"],
+        [undefined, "undefined"],
+        [null, "null"]
+      ] as const
+    ) {
+      const result = Signature.verify([v1Key], { headers, body: body as unknown as string }, atVectorTime)
+      expect(reasonOf(result)).toBe("invalid_body")
+      expect(left(result).message).toBe(
+        `webhook signature not verified (invalid_body): expected the raw body as bytes (a Uint8Array or Buffer) or a string, got ${said}; ` +
+          "verify the body as received, before parsing it (express.raw({ type: \"*/*\" }), request.text())"
+      )
+    }
+  })
+
   it("rejects a signature made for another id or timestamp", () => {
     expect(reasonOf(check([v1Key], { ...headersWith(vector.v1), "webhook-id": "msg_other" }))).toBe(
       "no_matching_signature"

@@ -4,15 +4,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { type Ran, removeTempDirs, servo, servoFork, tempDir, text, waitForLine, writeConfig } from "./support/cli.js"
-import { closedPort, receiver as testReceiver, status } from "./support/receiver.js"
+import { type Ran, removeTempDirs, servo, tempDir, text, writeConfig } from "./support/cli.js"
+import { cancel, closedPort, receiver as testReceiver, status } from "./support/receiver.js"
 
 // Distinctive secret values: none may ever show up in anything a command prints.
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -675,114 +676,6 @@ webhooks:
     }))
 })
 
-describe("servo webhooks listen", () => {
-  it.live("prints each delivery as it arrives, verifies signatures, cancels before events with --cancel", () =>
-    Effect.gen(function*() {
-      const listening = yield* servoFork(
-        "webhooks", "listen", "--port", "0", "--secret", secret, "--cancel", "not during the sale",
-        "--config", path.join(tempDir(), "absent.yaml")
-      )
-      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
-      expect(listening.output.stdout.slice(0, 3)).toEqual([
-        `listening on ${url} (Ctrl-C to stop)`,
-        "  signatures: verified with 1 whsec_ secret (v1)",
-        "  answers:    cancels before:* with \"not during the sale\", 204 otherwise"
-      ])
-
-      const cancelled = yield* servo("webhooks", "trigger", "before:adjust", url!, "--secret", secret)
-      expect(cells(cancelled.stdout[0]!.split("\n")[1]!)[1]).toBe("cancelled: not during the sale")
-      const unsigned = yield* servo("webhooks", "trigger", "after:measure", url!)
-      expect(cells(unsigned.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
-      const forged = yield* servo("webhooks", "trigger", "after:adjust", url!, "--secret", otherSecret)
-      expect(cells(forged.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
-
-      yield* waitForLine(listening.output.stdout, /after:adjust/)
-      const deliveries = listening.output.stdout.slice(3)
-      expect(deliveries).toHaveLength(3)
-      expect(deliveries[0]).toMatch(
-        /^\d\d:\d\d:\d\d\.\d{3} {2}before:adjust {2}msg_[\w-]{22} {2}verified \(v1\) {2}→ cancelled: not during the sale {2}\{"parameters":\{"adjustments":/
-      )
-      expect(deliveries[1]).toMatch(/^\S+ {2}after:measure {2}msg_[\w-]{22} {2}unsigned {2}→ 204 {2}\{"parameters":.*"results":/)
-      expect(deliveries[2]).toMatch(/^\S+ {2}after:adjust {2}msg_[\w-]{22} {2}INVALID \(no_matching_signature: .*\) {2}→ 204 /)
-
-      yield* Fiber.interrupt(listening.fiber)
-      expect(listening.output.stdout.at(-1)).toBe(
-        "stopped: 3 deliveries received (1 verified, 1 invalid, 1 unsigned, 0 unchecked), 1 cancelled"
-      )
-      expectNoSecrets(listening.output, cancelled, unsigned, forged)
-    }))
-
-  it.live("--events chooses what --cancel answers", () =>
-    Effect.gen(function*() {
-      const listening = yield* servoFork("webhooks", "listen", "--port", "0", "--cancel", "stop", "--events", "after:measure")
-      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (\S+) /)
-      const after = yield* servo("webhooks", "trigger", "after:measure", url!)
-      const before = yield* servo("webhooks", "trigger", "before:adjust", url!)
-      yield* Fiber.interrupt(listening.fiber)
-      expect(cells(after.stdout[0]!.split("\n")[1]!)[1]).toBe("cancelled: stop")
-      expect(cells(before.stdout[0]!.split("\n")[1]!)[1]).toBe("delivered")
-      expect(listening.output.stdout[2]).toBe("  answers:    cancels after:measure with \"stop\", 204 otherwise")
-      expect(listening.output.stdout.filter((line) => line.includes("  unchecked  ") || line.includes("  unsigned  ")))
-        .toHaveLength(2)
-    }))
-
-  it.live("bad options are one line and exit 1", () =>
-    Effect.gen(function*() {
-      expect(yield* servo("webhooks", "listen", "--port", "0", "--events", "before:adjust")).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: ["error: --events chooses which events --cancel answers; give --cancel REASON too"]
-      })
-      expect(yield* servo("webhooks", "listen", "--port", "0", "--cancel", "x", "--events", "adjust")).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: ["error: --events adjust: missing preposition: expected before:adjust or after:adjust"]
-      })
-      const badKey = yield* servo("webhooks", "listen", "--port", "0", "--secret", "whsec_tooshort")
-      expect(badKey.code).toBe(1)
-      expect(badKey.stderr).toHaveLength(1)
-      expect(badKey.stderr[0]).toMatch(/^error: --secret: /)
-      expect(badKey.stderr[0]).not.toContain("tooshort")
-    }))
-
-  it.live("an empty --secret or --public-key, or a bare --secret, is refused with one line: it would turn checking off", () =>
-    Effect.gen(function*() {
-      for (
-        const args of [["--secret", ""], ["--secret"], ["--public-key", ""], ["--public-key"], ["--secret", "  "]]
-      ) {
-        const listening = yield* servoFork("webhooks", "listen", "--port", "0", ...args)
-        // Whichever comes first: the command ending, or a receiver that started anyway.
-        const outcome = yield* Effect.raceFirst(
-          Fiber.join(listening.fiber),
-          Effect.as(waitForLine(listening.output.stdout, /^listening on /), "listening" as const)
-        )
-        yield* listening.stop
-        expect(outcome, args.join(" ")).toBe(1)
-        expect(listening.output.stdout).toEqual([])
-        expect(listening.output.stderr, args.join(" ")).toEqual([
-          expect.stringMatching(new RegExp(`^error: ${args[0]}: .*empty`))
-        ])
-      }
-    }))
-
-  it.live("a port in use: one line, exit 1", () =>
-    Effect.gen(function*() {
-      const taken = yield* Receiver.make()
-      const ran = yield* servo("webhooks", "listen", "--port", String(taken.port))
-      expect(ran).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: [
-          `error: cannot listen on 127.0.0.1:${taken.port}: the address is already in use (choose another --port, or 0 for any free port)`
-        ]
-      })
-      // A port out of range: Node throws at once rather than emitting an error; still one line.
-      const outOfRange = yield* servo("webhooks", "listen", "--port", "70000")
-      expect(outOfRange).toMatchObject({ code: 1, stdout: [] })
-      expect(outOfRange.stderr).toEqual([expect.stringMatching(/^error: cannot listen on 127\.0\.0\.1:70000: /)])
-    }).pipe(Effect.scoped))
-})
-
 describe("servo webhooks keys", () => {
   const table = (ran: Ran) => ran.stdout.join("\n").split("\n").map(cells)
 
@@ -827,73 +720,6 @@ describe("servo webhooks keys", () => {
     }))
 })
 
-describe("servo webhooks listen: Ed25519 and several keys", () => {
-  const pairA = Signature.generateKeyPair()
-  const pairB = Signature.generateKeyPair()
-  const stranger = Signature.generateKeyPair()
-  const keySecrets = [pairA.signingKey, pairB.signingKey, stranger.signingKey].map((key) => key.slice(5))
-
-  it.live("--public-key verifies v1a, --secret v1, several of each; each delivery says which, or INVALID, or unsigned", () =>
-    Effect.gen(function*() {
-      const listening = yield* servoFork(
-        "webhooks", "listen", "--port", "0",
-        "--secret", otherSecret, "--secret", secret,
-        "--public-key", pairA.publicKey, "--public-key", pairB.publicKey
-      )
-      const [, url] = yield* waitForLine(listening.output.stdout, /^listening on (http:\/\/127\.0\.0\.1:\d+\/) /)
-      expect(listening.output.stdout[1]).toBe("  signatures: verified with 2 whsec_ secrets (v1) and 2 whpk_ public keys (v1a)")
-      const config = writeConfig(`
-webhooks:
-  - { name: ed, event: before:adjust, target: "${url}ed", signing_key: ${pairB.signingKey}, backoff: false }
-  - { name: rotating, event: after:measure, target: "${url}hmac", secret: [whsec_c3RhbGUgc2VjcmV0LCBhdCBsZWFzdCAyNCBieXRlcw==, ${secret}] }
-  - { name: stranger, event: after:adjust, target: "${url}stranger", signing_key: ${stranger.signingKey} }
-  - { name: plain, event: after:describe, target: "${url}plain" }
-`)
-      const runs: Array<Ran> = []
-      for (const event of ["before:adjust", "after:measure", "after:adjust", "after:describe"]) {
-        const ran = yield* servo("webhooks", "trigger", event, "--config", config)
-        expect(ran.code).toBe(0)
-        runs.push(ran)
-        yield* waitForLine(listening.output.stdout, new RegExp(`  ${event}  `))
-      }
-      const deliveries = listening.output.stdout.slice(3)
-      expect(deliveries.map((line) => line.split("  ").slice(1, 4).filter((_, i) => i !== 1))).toEqual([
-        ["before:adjust", "verified (v1a)"],
-        ["after:measure", "verified (v1)"],
-        ["after:adjust", expect.stringMatching(/^INVALID \(no_matching_signature: .*1 v1a.*2 whsec_ secrets, 2 whpk_ public keys\)\)$/)],
-        ["after:describe", "unsigned"]
-      ])
-      yield* Fiber.interrupt(listening.fiber)
-      expect(listening.output.stdout.at(-1)).toBe(
-        "stopped: 4 deliveries received (2 verified, 1 invalid, 1 unsigned, 0 unchecked), 0 cancelled"
-      )
-      const all = text([...listening.output.stdout, ...listening.output.stderr, ...runs.flatMap((r) => [...r.stdout, ...r.stderr])])
-      for (const value of [...secrets, ...keySecrets]) expect(all).not.toContain(value)
-    }))
-
-  it.live("a key given to the wrong option: one line with a hint, exit 1, the key never echoed", () =>
-    Effect.gen(function*() {
-      const signingKey = yield* servo("webhooks", "listen", "--port", "0", "--public-key", pairA.signingKey)
-      expect(signingKey).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: [
-          "error: --public-key: invalid webhook key: expected whpk_ but this is a whsk_ signing key; a signing key stays with the servo: give its whpk_ public key (servo webhooks keys --ed25519 prints both)"
-        ]
-      })
-      const publicAsSecret = yield* servo("webhooks", "listen", "--port", "0", "--secret", pairA.publicKey)
-      expect(publicAsSecret).toEqual({
-        code: 1,
-        stdout: [],
-        stderr: ["error: --secret: invalid webhook key: expected whsec_ but this is a whpk_ public key; give a whpk_ public key with --public-key"]
-      })
-      const bad = yield* servo("webhooks", "listen", "--port", "0", "--public-key", "whpk_AAAA")
-      expect(bad.code).toBe(1)
-      expect(bad.stderr[0]).toMatch(/^error: --public-key: invalid webhook key: expected whpk_ followed by base64 of 32 bytes/)
-      expect(text([...signingKey.stderr, ...publicAsSecret.stderr])).not.toContain(keySecrets[0])
-    }))
-})
-
 describe("the config-only assembly the webhooks commands read with", () => {
   it.live("reads servo.yaml exactly as the running assembly does", () =>
     Effect.gen(function*() {
@@ -916,3 +742,215 @@ describe("the config-only assembly the webhooks commands read with", () => {
 
 
 
+
+describe("servo webhooks trigger: the data, retries, JSON output and where keys come from", () => {
+  it.live("--data and --set change the example; the receiver gets exactly that", () =>
+    Effect.gen(function*() {
+      const hook = yield* testReceiver()
+      const data = JSON.stringify({ parameters: { adjustments: [{ component: "db", setting: "cpu", value: 2 }] } })
+      const ran = yield* servo(
+        "webhooks", "trigger", "before:adjust", hook.url, "--data", data, "--set", "adjustments[0].value=4",
+        "--set", "parameters.control.settlement=1m"
+      )
+      expect(ran.code).toBe(0)
+      expect(hook.requests[0]!.json.parameters).toEqual({
+        adjustments: [{ component: "db", setting: "cpu", value: 4 }],
+        control: { settlement: "1m" }
+      })
+      // After events: results too; a path under results, a JSON value.
+      const after = yield* servo("webhooks", "trigger", "after:measure", hook.url, "--set", "results[0].connector=probe", "--set", 'metrics=["latency"]')
+      expect(after.code).toBe(0)
+      expect(hook.requests[1]!.json.parameters.metrics).toEqual(["latency"])
+      expect(hook.requests[1]!.json.results[0].connector).toBe("probe")
+    }).pipe(Effect.scoped))
+
+  it.live("data that does not fit the event's Schema: one line per problem with its path, nothing sent, exit 1", () =>
+    Effect.gen(function*() {
+      const hook = yield* testReceiver()
+      const ran = yield* servo(
+        "webhooks", "trigger", "after:measure", hook.url, "--set", "control.duration=5", "--set", "results[0].value=3",
+        "--set", "bogus=1"
+      )
+      expect(ran).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [[
+          "error: after:measure: 3 problems",
+          "  - parameters.bogus: is unexpected, expected: \"metrics\" | \"control\"",
+          "  - parameters.control.duration: Expected string, actual 5",
+          "  - results[0].value: Expected Measurement, actual 3"
+        ].join("\n")]
+      })
+      expect(yield* servo("webhooks", "trigger", "before:adjust", hook.url, "--data", "{nope")).toMatchObject({
+        code: 1,
+        stderr: [expect.stringMatching(/^error: before:adjust: --data: not JSON: /)]
+      })
+      expect(yield* servo("webhooks", "trigger", "before:adjust", hook.url, "--data", '{"results": []}')).toMatchObject({
+        code: 1,
+        stderr: ["error: before:adjust: --data: results: unexpected; expected parameters"]
+      })
+      expect(yield* servo("webhooks", "trigger", "before:adjust", hook.url, "--set", "novalue")).toMatchObject({
+        code: 1,
+        stderr: ["error: before:adjust: --set novalue: expected path=value"]
+      })
+      expect(hook.requests).toEqual([])
+    }).pipe(Effect.scoped))
+
+  it.live("--retries N and --no-retry override the webhook's backoff; --json: outcome, attempts, status, reason, ms", () =>
+    Effect.gen(function*() {
+      const failing = yield* testReceiver(status(503, { "content-type": "text/plain" }, "down for maintenance"))
+      const config = writeConfig(`
+webhooks:
+  - name: flaky
+    event: after:measure
+    target: ${failing.url}
+    backoff: { retries: 5, timeout: 1m }
+`)
+      const once = yield* servo("webhooks", "trigger", "after:measure", "--config", config, "--no-retry", "--json")
+      expect(once.code).toBe(1)
+      expect(once.stderr).toEqual(["error: the delivery failed"])
+      const [outcome] = JSON.parse(text(once.stdout))
+      expect(outcome).toMatchObject({ target: "flaky", outcome: "failed", attempts: 1, status: 503 })
+      expect(outcome.reason).toContain("HTTP 503: down for maintenance")
+      expect(outcome.ms).toEqual(expect.any(Number))
+      expect(failing.requests.length).toBe(1)
+
+      const twice = yield* servo("webhooks", "trigger", "after:measure", "--config", config, "--retries", "1", "--json")
+      expect(JSON.parse(text(twice.stdout))[0]).toMatchObject({ outcome: "failed", attempts: 2 })
+      expect(failing.requests.length).toBe(3)
+
+      const ok = yield* testReceiver()
+      const delivered = yield* servo("webhooks", "trigger", "after:measure", ok.url, "--json")
+      expect(delivered.code).toBe(0)
+      expect(JSON.parse(text(delivered.stdout))).toEqual([
+        { target: ok.url, outcome: "delivered", attempts: 1, status: 200, reason: null, ms: expect.any(Number) }
+      ])
+      expect(yield* servo("webhooks", "trigger", "after:measure", ok.url, "--retries", "1", "--no-retry")).toMatchObject({
+        code: 1,
+        stderr: ["error: give --retries N or --no-retry, not both"]
+      })
+    }).pipe(Effect.scoped))
+
+  it.live("--secret-env and --secret-file (and the same for --signing-key) sign as --secret does; the key never printed", () =>
+    Effect.gen(function*() {
+      const seen: Array<Receiver.Delivery> = []
+      const publicKey = Either.getOrThrow(Signature.parsePrivateKey(signingKey)).publicKey
+      const receiver = yield* Receiver.make({ keys: [key, publicKey], onDelivery: (d) => Effect.sync(() => void seen.push(d)) })
+      const dir = tempDir()
+      const secretFile = path.join(dir, "secret")
+      const signingKeyFile = path.join(dir, "signing-key")
+      yield* Effect.sync(() => {
+        fs.writeFileSync(secretFile, `${secret}\n`)
+        fs.writeFileSync(signingKeyFile, signingKey)
+      })
+      const environment = ConfigProvider.fromMap(new Map([["HOOK_SECRET", secret], ["HOOK_SIGNING_KEY", signingKey]]))
+      const url = `${receiver.url}hook`
+      const runs = [
+        yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET").pipe(Effect.withConfigProvider(environment)),
+        yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", secretFile),
+        yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key-env", "HOOK_SIGNING_KEY").pipe(
+          Effect.withConfigProvider(environment)
+        ),
+        yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key-file", signingKeyFile)
+      ]
+      expect(runs.map((ran) => ran.code)).toEqual([0, 0, 0, 0])
+      expect(seen.map((d) => d.signature)).toEqual([
+        expect.objectContaining({ _tag: "Verified", scheme: "v1" }),
+        expect.objectContaining({ _tag: "Verified", scheme: "v1" }),
+        expect.objectContaining({ _tag: "Verified", scheme: "v1a" }),
+        expect.objectContaining({ _tag: "Verified", scheme: "v1a" })
+      ])
+      expectNoSecrets(...runs)
+
+      const unset = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET").pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+      )
+      expect(unset).toEqual({ code: 1, stdout: [], stderr: ["error: --secret-env: environment variable HOOK_SECRET is not set"] })
+      const missing = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", path.join(dir, "absent"))
+      expect(missing).toEqual({ code: 1, stdout: [], stderr: [`error: --secret-file: cannot read ${path.join(dir, "absent")}: no such file`] })
+      const both = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", secretFile, "--secret", secret)
+      expect(both).toEqual({ code: 1, stdout: [], stderr: ["error: give one of --secret-env, --secret-file and --secret, not 2"] })
+      const emptyFile = path.join(dir, "empty")
+      yield* Effect.sync(() => fs.writeFileSync(emptyFile, "\n"))
+      expect(yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", emptyFile)).toEqual({
+        code: 1,
+        stdout: [],
+        stderr: [`error: --secret-file ${emptyFile}: is empty; expected whsec_...`]
+      })
+      expect(seen.length).toBe(4)
+    }).pipe(Effect.scoped))
+
+  it.live("--help names the environment and file forms first and says a literal key is visible in /proc/PID/cmdline", () =>
+    Effect.gen(function*() {
+      const help = text((yield* servo("webhooks", "trigger", "--help")).stdout)
+      const options = help.slice(help.indexOf("\nOPTIONS\n"))
+      expect(options.indexOf("[--secret-env VAR]")).toBeLessThan(options.indexOf("[--secret whsec_...]"))
+      expect(options.indexOf("[--secret-file PATH]")).toBeLessThan(options.indexOf("[--secret whsec_...]"))
+      expect(options.indexOf("[--signing-key-env VAR]")).toBeLessThan(options.indexOf("[--signing-key whsk_...]"))
+      expect(help.replace(/\s+/g, " ")).toContain("given literally: visible to other local users in /proc/PID/cmdline")
+    }))
+
+  it.live("a cancel reason and a 5xx body from the network are printed escaped: no escape sequence, no forged line", () =>
+    Effect.gen(function*() {
+      const forged = "ok\u001b[2J\u001b[H\nhttp://127.0.0.1:1/  delivered  204  1  3"
+      const cancelling = yield* testReceiver(cancel(forged))
+      const cancelled = yield* servo("webhooks", "trigger", "before:adjust", cancelling.url)
+      expect(cancelled.code).toBe(0)
+      const printed = text(cancelled.stdout)
+      expect(printed).not.toContain("\u001b")
+      expect(printed.split("\n")).toHaveLength(2)
+      expect(printed).toContain("cancelled: ok\\x1b[2J\\x1b[H\\x0ahttp://127.0.0.1:1/  delivered")
+
+      const osc = yield* testReceiver(status(500, { "content-type": "text/plain" }, "boom\u001b]0;pwned\u0007\r\nforged"))
+      const failed = yield* servo("webhooks", "trigger", "after:measure", osc.url, "--no-retry")
+      expect(failed.code).toBe(1)
+      const row = text(failed.stdout).split("\n")
+      expect(row).toHaveLength(2)
+      // The delivery code folds the body's line breaks; the rest is escaped.
+      expect(row[1]).toContain("failed: HTTP 500: boom\\x1b]0;pwned\\x07 forged")
+      expect(text([...failed.stdout, ...failed.stderr])).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
+    }).pipe(Effect.scoped))
+})
+
+describe("servo webhooks keys --json and validate --json", () => {
+  it.live("keys --json: one object, usable keys", () =>
+    Effect.gen(function*() {
+      const v1 = yield* servo("webhooks", "keys", "--json")
+      expect(v1.code).toBe(0)
+      const printed = JSON.parse(text(v1.stdout))
+      expect(printed).toEqual({ scheme: "v1", secret: expect.stringMatching(/^whsec_/), servo_yaml: "secret: { env: SERVO_WEBHOOK_SECRET }" })
+      expect(Either.isRight(Signature.parseSecret(printed.secret))).toBe(true)
+      const v1a = JSON.parse(text((yield* servo("webhooks", "keys", "--ed25519", "--json")).stdout))
+      expect(v1a).toEqual({
+        scheme: "v1a",
+        signing_key: expect.stringMatching(/^whsk_/),
+        public_key: expect.stringMatching(/^whpk_/),
+        servo_yaml: "signing_key: { env: SERVO_WEBHOOK_SIGNING_KEY }"
+      })
+      expect(Either.getOrThrow(Signature.parsePrivateKey(v1a.signing_key)).publicKey.encoded).toBe(v1a.public_key)
+    }))
+
+  it.live("validate --json: every problem with its path as an array, exit 1; [] and exit 0 when valid", () =>
+    Effect.gen(function*() {
+      const valid = yield* servo("webhooks", "validate", "--json", "--config", writeConfig(fixture("http://127.0.0.1:9/")))
+      expect(valid).toEqual({ code: 0, stdout: ["[]"], stderr: [] })
+      const config = writeConfig(`
+webhooks:
+  - name: a
+    event: on:measure
+    target: http://127.0.0.1:9/
+  - name: b
+    event: after:measure
+    target: http://127.0.0.1:9/
+    secret: { env: SERVO_TEST_CLI_UNSET }
+`)
+      const ran = yield* servo("webhooks", "validate", "--json", "--config", config)
+      expect(ran.code).toBe(1)
+      const problems = JSON.parse(text(ran.stdout))
+      expect(problems).toEqual([
+        { path: "webhooks[0].event", message: expect.stringContaining("not on it") },
+        { path: "webhooks[1].secret", message: "environment variable SERVO_TEST_CLI_UNSET is not set" }
+      ])
+      expect(ran.stderr).toEqual([`error: ${config}: 2 problems`])
+    }))
+})

@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
@@ -312,6 +313,79 @@ webhooks:
       for (const command of ["webhooks list", "webhooks schema", "webhooks trigger", "webhooks validate", "webhooks listen", "generate", "run"]) {
         expect(help.stdout).toContain(`  ${command} `)
       }
+    }))
+
+  it.live("every subcommand's --help when piped, NO_COLOR unset: its full path, no ANSI, lines of 100 columns at most", () =>
+    Effect.gen(function*() {
+      for (const command of [["webhooks", "trigger"], ["webhooks", "verify"], ["webhooks", "listen"], ["run"]]) {
+        const help = yield* run([...command, "--help"], { env: { NO_COLOR: "" } })
+        expect(help.code).toBe(0)
+        expect(help.stderr).toBe("")
+        expect(help.stdout.split("\n").slice(0, 2).join("\n")).toMatch(new RegExp(`^USAGE\n  servo ${command.join(" ")} `))
+        expect(help.stdout).not.toContain("\x1b")
+        for (const line of help.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(100)
+      }
+    }))
+
+  it.live("trigger --json against a real receiver, and the key from --secret-file", () =>
+    Effect.gen(function*() {
+      const hook = yield* testReceiver()
+      const dir = tempDir()
+      fs.writeFileSync(path.join(dir, "secret"), `${secret}\n`)
+      const ran = yield* run(
+        ["webhooks", "trigger", "after:measure", hook.url, "--secret-file", "secret", "--set", "control.duration=30s", "--json"],
+        { cwd: dir }
+      )
+      expect(ran.code).toBe(0)
+      expect(ran.stderr).toBe("")
+      expect(JSON.parse(ran.stdout)).toEqual([
+        { target: hook.url, outcome: "delivered", attempts: 1, status: 200, reason: null, ms: expect.any(Number) }
+      ])
+      expect(hook.requests[0]!.json.parameters.control).toEqual({ duration: "30s" })
+      expect(hook.requests[0]!.headers["webhook-signature"]).toMatch(/^v1,/)
+      expect(ran.stdout).not.toContain(secret.slice(6))
+    }).pipe(Effect.scoped))
+
+  it.live("a CLI of its own through ServoCommand.runMain (examples/cli.ts): the same help, errors and signal handling", () =>
+    Effect.gen(function*() {
+      const cli = path.resolve("dist/examples/cli.js")
+      const node = (args: ReadonlyArray<string>) =>
+        Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
+          const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, NO_COLOR: "" }, stdio: ["ignore", "pipe", "pipe"] })
+          let stdout = ""
+          let stderr = ""
+          child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+          child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+          child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+        })
+      const help = yield* node(["webhooks", "listen", "--help"])
+      expect(help.code).toBe(0)
+      expect(help.stdout.split("\n")[1]).toMatch(/^  my-servo webhooks listen \[-c, --config FILE\] /)
+      expect(help.stdout).not.toContain("\x1b")
+      expect((yield* node(["webhooks", "--help"])).stdout.split("\n")[0]).toBe(
+        "my-servo webhooks: inspect, test and receive the servo's webhooks"
+      )
+      const port = yield* closedPort
+      expect(yield* node(["webhooks", "trigger", "after:measure", `http://127.0.0.1:${port}/`, "--no-retry"])).toMatchObject({
+        code: 1,
+        stderr: "error: the delivery failed\n"
+      })
+
+      // listen runs until a signal, which ends it with its count and exit 0.
+      const listener = spawn(process.execPath, [cli, "webhooks", "listen", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] })
+      let out = ""
+      yield* Effect.async<void>((resume) => {
+        listener.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+          out += chunk
+          if (out.includes("answers:")) resume(Effect.void)
+        })
+      })
+      const code = yield* Effect.async<number | null>((resume) => {
+        listener.on("close", (code) => resume(Effect.succeed(code)))
+        listener.kill("SIGTERM")
+      })
+      expect(code).toBe(0)
+      expect(out.trimEnd().split("\n").at(-1)).toMatch(/^stopped: 0 deliveries received/)
     }))
 
   it.live("errors are one line on stderr with exit 1: an unknown command, a missing config file", () =>

@@ -13,13 +13,14 @@ import type * as CliApp from "@effect/cli/CliApp"
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import type * as ValidationError from "@effect/cli/ValidationError"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { version } from "../version.js"
 import * as CliError from "./CliError.js"
@@ -27,6 +28,8 @@ import type { assemblyWith as bundledAssembly } from "./internal/assembly.js"
 import { bundledClient } from "./internal/clientProvider.js"
 import * as Help from "./internal/help.js"
 import { config } from "./internal/options.js"
+import * as Runtime from "./internal/runtime.js"
+import * as Signals from "./internal/signals.js"
 import { stopsOnSignal } from "./internal/signals.js"
 import * as SchemaCommand from "./SchemaCommand.js"
 import * as WebhooksCommand from "./WebhooksCommand.js"
@@ -163,25 +166,79 @@ export const command = Command.make("servo", {}, () => Console.log(Help.overview
 )
 
 /**
- * Parses `argv` (`[node, script, ...args]`, as `process.argv`) and runs the command. Help,
- * version and parse errors are printed by @effect/cli.
+ * What a CLI is called and its version, for `--version`, `--help` and the completion scripts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CliOptions {
+  readonly name: string
+  readonly version: string
+}
+
+/** The help that replaces @effect/cli's, or none; `overview` may answer for a path of its own. */
+const helpFor = (
+  command: Command.Command<any, any, any, any>,
+  options: CliOptions,
+  args: ReadonlyArray<string>,
+  overview: (names: ReadonlyArray<string>) => string | undefined
+): string | undefined => {
+  if (!args.some((arg) => arg === "--help" || arg === "-h")) return undefined
+  const path = Help.pathOf(Help.treeOf(command), args)
+  const named = [{ ...path[0]!, name: options.name }, ...path.slice(1)]
+  return overview(named.map((node) => node.name)) ?? Help.commandHelp(named, helpConfig)
+}
+
+const helpConfig = CliConfig.make({ showBuiltIns: false })
+
+/** The bash script with nested commands' options repaired (see `Help.repairBashCompletions`). */
+const bashCompletions = (command: Command.Command<any, any, any, any>, name: string) =>
+  Effect.flatMap(Command.getBashCompletions(command, name), (lines) => Console.log(Help.repairBashCompletions(lines).join("\n")))
+
+/**
+ * Parses `argv` and runs `command` as the `servo` bin runs its own: our `--help` (full command
+ * paths, optional options in brackets, plain text, ≤ 100 columns), repaired bash completions,
+ * empty key options refused. Fails as the command does; help, version and parse errors are
+ * printed.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runWith = <Name extends string, R, E, A>(
+  command: Command.Command<Name, R, E, A>,
+  options: CliOptions,
+  // The webhooks group has an overview of its own wherever it is mounted.
+  overview: (names: ReadonlyArray<string>) => string | undefined = (names) =>
+    names.length === 2 && names[1] === "webhooks" ? Help.webhooksOverview(options.name) : undefined
+) =>
+(argv: ReadonlyArray<string>): Effect.Effect<void, E | CliError.CliError | ValidationError.ValidationError, R | CliApp.CliApp.Environment> => {
+  const args = argv.slice(2)
+  const help = helpFor(command, options, args, overview)
+  if (help !== undefined) return Console.log(help)
+  const completions = args.indexOf("--completions")
+  if (completions >= 0 && args[completions + 1] === "bash") return bashCompletions(command, options.name)
+  const empty = emptyKeyOption(args)
+  if (empty !== undefined) return CliError.fail(`${empty}: is empty; expected ${keyOptions[empty]}`)
+  return Command.run(command, { ...options, executable: options.name })(argv).pipe(Effect.provide(cliConfig))
+}
+
+/**
+ * Parses `argv` (`[node, script, ...args]`, as `process.argv`) and runs the `servo` command.
+ * Help, version and parse errors are printed.
  *
  * @since 0.1.0
  * @category running
  */
 export const run = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, CliError.CliError | ValidationError.ValidationError, CliApp.CliApp.Environment> => {
-  const args = argv.slice(2)
-  const help = args.length > 0 && (args.at(-1) === "--help" || args.at(-1) === "-h") ? args.slice(0, -1) : undefined
-  // The overviews of the two command groups are ours (see internal/help.ts); everything else,
-  // a command's own --help included, is @effect/cli's.
-  if (help !== undefined && help.length === 0) return Console.log(Help.overview())
-  if (help !== undefined && help.length === 1 && help[0] === "webhooks") return Console.log(Help.webhooksOverview())
-  const empty = emptyKeyOption(args)
-  if (empty !== undefined) return CliError.fail(`${empty}: is empty; expected ${keyOptions[empty]}`)
-  return cli(argv).pipe(Effect.provide(cliConfig))
-}
+): Effect.Effect<void, CliError.CliError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
+  // The overviews of the two command groups are ours (see internal/help.ts).
+  runWith(command, { name: "servo", version }, (names) =>
+    names.length === 1
+      ? Help.overview()
+      : names.length === 2 && names[1] === "webhooks"
+      ? Help.webhooksOverview("servo")
+      : undefined)(argv)
 
 /**
  * The options that take a key, and where to get one. @effect/cli drops the empty value of a
@@ -197,10 +254,34 @@ const keyOptions: Record<string, string> = {
 const emptyKeyOption = (args: ReadonlyArray<string>): string | undefined =>
   args.find((arg, i) => Object.hasOwn(keyOptions, arg) && (args[i + 1] ?? "").trim() === "")
 
-const cli = Command.run(command, { name: "servo", version, executable: "servo" })
-
 // Built-in options are summed up in the overview instead of repeated in every command's help.
 const cliConfig = CliConfig.layer({ showBuiltIns: false })
+
+/** A failure as the terminal should see it: one `error: ...` line; the exit code. */
+const reported = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<0 | 1, never, R> =>
+  effect.pipe(
+    Effect.as(0 as const),
+    Effect.catchAllCause((cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const failure = Cause.failureOption(cause)
+      if (failure._tag === "Some") {
+        const error = failure.value
+        // @effect/cli printed its parse errors already.
+        if (ValidationError.isValidationError(error)) return Effect.succeed(1 as const)
+        const message = error instanceof CliError.CliError
+          ? error.message
+          : typeof error === "object" && error !== null && "message" in error
+          ? String(error.message)
+          : String(error)
+        return Effect.as(Console.error(`error: ${message}`), 1 as const)
+      }
+      const defect = Cause.squash(cause)
+      return Effect.as(
+        Console.error(`error: unexpected: ${defect instanceof Error ? defect.message : String(defect)}`),
+        1 as const
+      )
+    })
+  )
 
 /**
  * `run`, with failures printed on stderr as `error: <message>` (parse errors were printed by
@@ -211,19 +292,29 @@ const cliConfig = CliConfig.layer({ showBuiltIns: false })
  * @category running
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<0 | 1, never, CliApp.CliApp.Environment> =>
-  run(argv).pipe(
-    Effect.as(0 as const),
-    Effect.catchAllCause((cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-      const failure = Cause.failureOption(cause)
-      if (failure._tag === "Some") {
-        const error = failure.value
-        return error instanceof CliError.CliError ? Effect.as(Console.error(`error: ${error.message}`), 1 as const) : Effect.succeed(1 as const)
-      }
-      const defect = Cause.squash(cause)
-      return Effect.as(
-        Console.error(`error: unexpected: ${defect instanceof Error ? defect.message : String(defect)}`),
-        1 as const
-      )
-    })
+  reported(run(argv))
+
+/**
+ * Runs `command` as the `servo` bin runs: the same help (see `runWith`), errors as one
+ * `error: ...` line and exit code 1, and signals handled as the bin handles them (`listen` and
+ * `run` stop with 0, anything else a signal cuts short exits 130, a third signal quits at
+ * once). For a CLI that mounts `WebhooksCommand`: `layer` provides what the commands need
+ * (`NodeContext.layer` and an `HttpClient`); the logger and the Console (no ANSI styles when
+ * the output is not a terminal or NO_COLOR is set) are the bin's. Exits the process when done.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runMain = <Name extends string, R, E, A>(
+  command: Command.Command<Name, R, E, A>,
+  options: CliOptions & {
+    readonly layer: Layer.Layer<NoInfer<R> | CliApp.CliApp.Environment>
+    /** Default: `process.argv`. */
+    readonly argv?: ReadonlyArray<string>
+  }
+): void =>
+  Signals.runMain(
+    reported(runWith(command, options)(options.argv ?? process.argv)).pipe(
+      Effect.provide(Layer.mergeAll(options.layer, Runtime.LoggerLive, Runtime.ConsoleLive))
+    )
   )

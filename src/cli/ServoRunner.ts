@@ -26,6 +26,7 @@ import { CancelEventError } from "../servo/EventError.js"
 import * as Servo from "../servo/Servo.js"
 import * as Webhooks from "../webhooks/Webhooks.js"
 import * as CliError from "./CliError.js"
+import { untrusted } from "../internal/terminal.js"
 import * as Format from "./internal/format.js"
 
 /**
@@ -152,8 +153,11 @@ export const formatFinalStats = (stats: Webhooks.Stats): string =>
   `after ${stats.after.delivered} delivered, ${stats.after.failed} failed, ${stats.after.cancelled} cancelled, ` +
   `${stats.after.abandoned} abandoned, ${stats.after.overflowed} overflowed`
 
+// The reason comes from the network (a receiver's answer): escaped, it cannot forge a line.
 const cancelledText = (error: CancelEventError) =>
-  `cancelled by ${error.handler === undefined ? error.connector : `${error.connector} (${error.handler})`}: ${error.reason}; going on`
+  `cancelled by ${error.handler === undefined ? error.connector : `${error.connector} (${error.handler})`}: ${
+    untrusted(error.reason)
+  }; going on`
 
 const startError = (error: unknown): CliError.CliError =>
   error instanceof InvalidConfig

@@ -1,8 +1,10 @@
 /**
- * `servo webhooks trigger EVENT [NAME|URL]`: sends EVENT's example payload through the delivery
- * code (signing, authentication, headers, retries, each webhook's own transport) to every
- * webhook configured for EVENT, to the one named, or to a URL, and prints one line per target.
- * Exits with 1 when a delivery failed.
+ * `servo webhooks trigger EVENT [NAME|URL]`: sends EVENT's example payload — changed by `--data`
+ * and `--set`, checked against the event's Schemas — through the delivery code (signing,
+ * authentication, headers, retries, each webhook's own transport) to every webhook configured for
+ * EVENT, to the one named, or to a URL, and prints one line per target (`--json`: one object per
+ * target). `--retries N` / `--no-retry` override the webhooks' backoff. Text from the network (a
+ * cancel reason, a response body) is printed escaped. Exits with 1 when a delivery failed.
  *
  * @since 0.1.0
  */
@@ -29,6 +31,8 @@ import * as CliError from "./CliError.js"
 import { clientFromContext } from "./internal/clientProvider.js"
 import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import * as Format from "./internal/format.js"
+import * as SecretSources from "./internal/secretSources.js"
+import { untrusted } from "../internal/terminal.js"
 import { config, event } from "./internal/options.js"
 
 /**
@@ -42,10 +46,12 @@ const modules = Effect.promise(() =>
     import("../webhooks/WebhookConfig.js"),
     import("../webhooks/WireContract.js"),
     import("./internal/config.js"),
-    import("./internal/selectors.js")
+    import("./internal/selectors.js"),
+    import("./internal/exampleData.js")
   ])
 ).pipe(
-  Effect.map(([Event, Servo, WebhookConfig, WireContract, Config, Selectors]) => ({
+  Effect.map(([Event, Servo, WebhookConfig, WireContract, Config, Selectors, ExampleData]) => ({
+    ExampleData,
     Event,
     Servo,
     WebhookConfig,
@@ -152,9 +158,9 @@ const outcomeText = (outcome: Delivery.Outcome) => {
     case "Delivered":
       return "delivered"
     case "Cancelled":
-      return `cancelled: ${outcome.reason}`
+      return `cancelled: ${untrusted(outcome.reason)}`
     case "Failed":
-      return `failed: ${outcome.reason}`
+      return `failed: ${untrusted(outcome.reason)}`
   }
 }
 
@@ -187,18 +193,58 @@ export interface TriggerOptions {
   readonly target: Option.Option<string>
   readonly secret: Option.Option<Redacted.Redacted<string>>
   readonly signingKey: Option.Option<Redacted.Redacted<string>>
+  /** A JSON object replacing the example's `parameters` (and `results`), key by key. */
+  readonly data?: Option.Option<string>
+  /** `path=value` changes to the example, applied in order after `data`. */
+  readonly set?: ReadonlyArray<string>
+  /** Retries after the first attempt, instead of the webhook's `backoff.retries`. */
+  readonly retries?: Option.Option<number>
+  /** One attempt, whatever the webhook's `backoff` says. */
+  readonly noRetry?: boolean
+  /** One JSON object per target instead of the table. */
+  readonly json?: boolean
 }
+
+/** A webhook with its retries as the command line says: `--no-retry` or `--retries N`. */
+const withRetries = (
+  webhook: WebhookConfig.Webhook,
+  options: TriggerOptions,
+  defaults: WebhookConfig.Backoff
+): WebhookConfig.Webhook => {
+  const { backoff, ...rest } = webhook
+  if (options.noRetry === true) return rest
+  const retries = options.retries ?? Option.none()
+  if (Option.isNone(retries)) return webhook
+  return { ...rest, backoff: { retries: retries.value, timeout: backoff?.timeout ?? defaults.timeout } }
+}
+
+/** What `--json` prints per target. */
+const outcomeJson = (webhook: WebhookConfig.Webhook, outcome: Delivery.Outcome) => ({
+  target: webhook.name,
+  outcome: outcome._tag === "Delivered" ? "delivered" : outcome._tag === "Cancelled" ? "cancelled" : "failed",
+  attempts: outcome.attempts,
+  status: outcome.status ?? null,
+  reason: outcome._tag === "Delivered" ? null : outcome.reason,
+  ms: Math.round(Duration.toMillis(outcome.duration))
+})
 
 const trigger: (
   assembly: Assembly,
   options: TriggerOptions
 ) => Effect.Effect<void, CliError.CliError, FileSystem.FileSystem | HttpClient.HttpClient> = Effect.fn("WebhooksCommand.trigger")(
   function*(assembly: Assembly, options: TriggerOptions) {
-    const { Event, Selectors, WireContract } = yield* modules
+    const { ExampleData, Selectors, WebhookConfig, WireContract } = yield* modules
     const { event, preposition, selector } = yield* Either.mapLeft(
       Selectors.oneEvent(assembly, options.event),
       (message) => new CliError.CliError({ message })
     )
+    if (Option.isSome(options.retries ?? Option.none()) && options.noRetry === true) {
+      return yield* CliError.fail("give --retries N or --no-retry, not both")
+    }
+    const retries = options.retries ?? Option.none()
+    if (Option.isSome(retries) && (retries.value < 0 || retries.value > 100)) {
+      return yield* CliError.fail("--retries: expected 0 to 100")
+    }
     const url = Option.filter(options.target, looksLikeUrl)
     if (Option.isSome(options.secret) && Option.isNone(url)) {
       return yield* CliError.fail("--secret applies to a URL target; configured webhooks sign with their own secret")
@@ -206,22 +252,24 @@ const trigger: (
     if (Option.isSome(options.signingKey) && Option.isNone(url)) {
       return yield* CliError.fail("--signing-key applies to a URL target; configured webhooks sign with their own signing_key")
     }
-    const webhooks = Option.isSome(url)
+    // The data is checked before any config or secret is read: a typo is the likelier mistake.
+    const data = yield* Either.mapLeft(
+      ExampleData.exampleData(event, preposition, { data: options.data ?? Option.none(), set: options.set ?? [] }),
+      (problems) =>
+        new CliError.CliError({
+          message: problems.length === 1
+            ? `${selector}: ${problems[0]}`
+            : `${selector}: ${Format.count(problems.length, "problem")}\n${problems.map((p) => `  - ${p}`).join("\n")}`
+        })
+    )
+    const webhooks = (Option.isSome(url)
       ? [yield* urlWebhook(assembly, url.value, selector, options)]
-      : yield* configuredTargets(assembly, options.config, { preposition, event, text: selector }, options.target)
+      : yield* configuredTargets(assembly, options.config, { preposition, event, text: selector }, options.target))
+      .map((webhook) => withRetries(webhook, options, WebhookConfig.defaults.backoff))
 
-    const params = Event.exampleParameters(event)
-    if (Option.isNone(params)) return yield* CliError.fail(`${selector}: the event has no example parameters to send`)
-    const result = Event.exampleResult(event)
     const payload = yield* Either.match(
-      WireContract.encodePayload({
-        event,
-        preposition,
-        params: params.value,
-        ...(preposition === "after" ? { results: Option.isSome(result) ? [{ connector: "example", value: result.value }] : [] } : {}),
-        createdAt: new Date()
-      }),
-      { onLeft: (error) => CliError.fail(`${selector}: cannot encode the example payload: ${error.message}`), onRight: Effect.succeed }
+      WireContract.encodePayload({ event, preposition, ...data, createdAt: new Date() }),
+      { onLeft: (error) => CliError.fail(`${selector}: cannot encode the payload: ${error.message}`), onRight: Effect.succeed }
     )
 
     // The connector's senders, so each webhook goes out on its own transport (TLS, proxy,
@@ -239,16 +287,20 @@ const trigger: (
       }, { concurrency: "unbounded" }).pipe(quietUnlessAsked)
     }))
 
-    yield* Console.log(Format.table(
-      ["TARGET", "OUTCOME", "STATUS", "ATTEMPTS", "MS"],
-      outcomes.map(({ outcome, webhook }) => [
-        webhook.name,
-        outcomeText(outcome),
-        outcome.status === undefined ? "-" : String(outcome.status),
-        String(outcome.attempts),
-        String(Math.round(Duration.toMillis(outcome.duration)))
-      ])
-    ))
+    if (options.json === true) {
+      yield* Console.log(JSON.stringify(outcomes.map(({ outcome, webhook }) => outcomeJson(webhook, outcome)), null, 2))
+    } else {
+      yield* Console.log(Format.table(
+        ["TARGET", "OUTCOME", "STATUS", "ATTEMPTS", "MS"],
+        outcomes.map(({ outcome, webhook }) => [
+          webhook.name,
+          outcomeText(outcome),
+          outcome.status === undefined ? "-" : String(outcome.status),
+          String(outcome.attempts),
+          String(Math.round(Duration.toMillis(outcome.duration)))
+        ])
+      ))
+    }
     const failed = outcomes.filter(({ outcome }) => outcome._tag === "Failed").length
     if (failed > 0) {
       return yield* CliError.fail(
@@ -276,19 +328,39 @@ export const make = <RH = HttpClient.HttpClient>(
       Args.withDescription("One configured webhook by name, or a URL to send to (no config file needed). Default: every webhook configured for EVENT"),
       Args.optional
     ),
-    secret: Options.redacted("secret").pipe(
-      Options.withPseudoName("whsec_..."),
-      Options.withDescription("A whsec_ secret to sign with (v1) when the target is a URL"),
+    secret: SecretSources.keySources(SecretSources.secret),
+    signingKey: SecretSources.keySources(SecretSources.signingKey),
+    data: Options.text("data").pipe(
+      Options.withPseudoName("JSON"),
+      Options.withDescription(
+        `A JSON object replacing the example's "parameters" (and, after an event, "results"), checked against the event's Schema`
+      ),
       Options.optional
     ),
-    signingKey: Options.redacted("signing-key").pipe(
-      Options.withPseudoName("whsk_..."),
-      Options.withDescription("A whsk_ signing key to sign with (v1a, Ed25519) when the target is a URL"),
+    set: Options.text("set").pipe(
+      Options.withPseudoName("PATH=VALUE"),
+      Options.withDescription(
+        "Change one value of the example (repeat for several): parameters.control.duration=1m, results[0].value.readings=[]; a path without parameters. or results. is under parameters; VALUE is read as JSON when it is JSON"
+      ),
+      Options.repeated
+    ),
+    retries: Options.integer("retries").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Retries after the first attempt, instead of the webhook's backoff.retries"),
       Options.optional
+    ),
+    noRetry: Options.boolean("no-retry").pipe(Options.withDescription("One attempt, whatever the webhook's backoff says")),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print a JSON array, one object per target: target, outcome, attempts, status, reason, ms")
     )
-  }, (options) => provideClient(Effect.flatMap(assembly, (loaded) => trigger(loaded, options)))).pipe(
+  }, (options) =>
+    provideClient(Effect.gen(function*() {
+      const secret = yield* SecretSources.resolve(SecretSources.secret, options.secret)
+      const signingKey = yield* SecretSources.resolve(SecretSources.signingKey, options.signingKey)
+      yield* trigger(yield* assembly, { ...options, secret, signingKey })
+    }))).pipe(
     Command.withDescription(
-      "Send EVENT's example payload through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless --secret or --signing-key; no config file needed). Prints one line per target; exits with 1 when a delivery failed."
+      "Send EVENT's example payload (changed by --data and --set, checked against the event's Schema) through the delivery code (signing, authentication, headers, retries) to every webhook configured for EVENT, to the one named, or to a URL (unsigned unless a secret or signing key is given; no config file needed). Prints one line per target (--json: a JSON array); exits with 1 when a delivery failed."
     )
   )
 

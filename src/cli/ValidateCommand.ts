@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -15,7 +16,10 @@ import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./intern
 import * as Format from "./internal/format.js"
 import { config } from "./internal/options.js"
 
-const validate = Effect.fn("WebhooksCommand.validate")(function*(assembly: Assembly, options: { readonly config: string }) {
+const validate = Effect.fn("WebhooksCommand.validate")(function*(
+  assembly: Assembly,
+  options: { readonly config: string; readonly json: boolean }
+) {
   const path = options.config
   const fs = yield* FileSystem.FileSystem
   // A file that cannot be read fails the way every command reports it.
@@ -31,8 +35,13 @@ const validate = Effect.fn("WebhooksCommand.validate")(function*(assembly: Assem
   )
   const { problemsOf } = yield* Effect.promise(() => import("./internal/validation.js"))
   const { issues, webhooks } = yield* problemsOf(assembly, text, path)
-  if (issues.length > 0) return yield* Effect.fail(CliError.fromInvalidConfig(new InvalidConfig({ source: path, issues })))
-  yield* Console.log(`valid: ${Format.count(webhooks, "webhook")}`)
+  // --json: the problems on stdout for a program, the usual header on stderr for a person.
+  if (options.json) yield* Console.log(JSON.stringify(issues.map(({ message, path }) => ({ path, message })), null, 2))
+  if (issues.length > 0) {
+    const error = CliError.fromInvalidConfig(new InvalidConfig({ source: path, issues }))
+    return yield* options.json ? CliError.fail(error.message.split("\n")[0]!) : Effect.fail(error)
+  }
+  if (!options.json) yield* Console.log(`valid: ${Format.count(webhooks, "webhook")}`)
 })
 
 /**
@@ -42,7 +51,12 @@ const validate = Effect.fn("WebhooksCommand.validate")(function*(assembly: Assem
  * @category constructors
  */
 export const make = (assembly: AssemblyLoader = configOnlyAssembly) =>
-  Command.make("validate", { config }, (options) => Effect.flatMap(assembly, (loaded) => validate(loaded, options))).pipe(
+  Command.make("validate", {
+    config,
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print every problem as a JSON array of { path, message } ([] when valid)")
+    )
+  }, (options) => Effect.flatMap(assembly, (loaded) => validate(loaded, options))).pipe(
     Command.withDescription(
       "Check the config: every decoding problem, then every secret that cannot be resolved (unset variable, unreadable file, bad whsec_ key), each with its path. Exits with 1 when there is one."
     )

@@ -1,24 +1,26 @@
 /**
- * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen` and `keys` —
- * ready to be mounted in any Effect servo CLI built with @effect/cli:
+ * The `webhooks` command group — `list`, `schema`, `trigger`, `validate`, `listen`, `keys` and
+ * `verify` — ready to be mounted in any Effect servo CLI built with @effect/cli:
  *
  * ```ts
  * import * as Command from "@effect/cli/Command"
- * import { Servo, Simulator, Webhooks, WebhooksCommand } from "servo-webhooks"
+ * import { Servo, ServoCommand, Simulator, Webhooks, WebhooksCommand } from "servo-webhooks"
  *
  * const assembly = Servo.assembly([Simulator.connector, Webhooks.connector, MyConnector])
  * const servo = Command.make("servo").pipe(
  *   Command.withSubcommands([WebhooksCommand.make({ assembly }), ...myCommands]))
  *
- * Command.run(servo, { name: "servo", version })(process.argv).pipe(
- *   Effect.provide(Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)),
- *   NodeRuntime.runMain)
+ * ServoCommand.runMain(servo, {
+ *   name: "servo", version,
+ *   layer: Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)
+ * })
  * ```
  *
  * **Requirements** (`Requirements`): a `FileSystem` (servo.yaml) and an `HttpClient` (`trigger`
  * sends through it), plus what `Command.run` itself needs: `FileSystem`, `Path` and `Terminal` —
  * `NodeContext.layer` gives all three. Failures are `CliError`s whose message is meant for the
- * terminal; `ServoCommand.main` shows how the `servo` bin prints them.
+ * terminal; `ServoCommand.runMain` runs a CLI the way the `servo` bin does: its help, its error
+ * lines and exit codes, its signal handling.
  *
  * The assembly decides which connectors servo.yaml may configure and which events selectors may
  * name; it must include `Webhooks.connector` for the `webhooks:` section to be read.
@@ -43,6 +45,7 @@ import * as ListCommand from "./ListCommand.js"
 import * as ListenCommand from "./ListenCommand.js"
 import * as TriggerCommand from "./TriggerCommand.js"
 import * as ValidateCommand from "./ValidateCommand.js"
+import * as VerifyCommand from "./VerifyCommand.js"
 
 /**
  * What the group's handlers need from the host.
@@ -84,6 +87,9 @@ const schema = (assembly: AssemblyLoader) =>
 const keysCommand = Command.make("keys", {
   ed25519: Options.boolean("ed25519").pipe(
     Options.withDescription("Print an Ed25519 key pair (v1a signatures) instead: a whsk_ signing key and its whpk_ public key")
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print one JSON object: scheme, secret (or signing_key and public_key), servo_yaml")
   )
 }, (options) => Effect.flatMap(Effect.promise(() => import("./internal/keys.js")), ({ keys }) => keys(options))).pipe(
   Command.withDescription(
@@ -119,7 +125,8 @@ export const makeWith = <RH = HttpClient.HttpClient>(options: {
       TriggerCommand.make(assembly, provideClient),
       ValidateCommand.make(assembly),
       ListenCommand.make(assembly),
-      keysCommand
+      keysCommand,
+      VerifyCommand.command
     ])
   )
 }

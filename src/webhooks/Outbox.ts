@@ -217,7 +217,7 @@ export const make = (
       const { attempt } = result
       const duration = Duration.millis(attempt.startedAt + attempt.durationMs - job.createdAt)
       if (result._tag === "Success") {
-        const outcome = { ...result.success, attempts: attempt.number, duration }
+        const outcome = Delivery.succeeded(result.success, attempt.number, duration)
         return store.complete(job, attempt).pipe(
           Effect.zipRight(finish(job, sender, outcome)),
           Effect.zipRight(
@@ -234,14 +234,7 @@ export const make = (
           const next = { attempts: attempt.number, dueAt: retry.dueAt, lastError: result.failure.reason, retryState: retry.state }
           return Effect.zipRight(store.reschedule(job, attempt, next), Effect.sync(() => arm(retry.dueAt)))
         }
-        const status = result.failure.status
-        const outcome: Delivery.Failed = {
-          _tag: "Failed",
-          reason: retry.reason,
-          ...(status === undefined ? {} : { status }),
-          attempts: attempt.number,
-          duration
-        }
+        const outcome = Delivery.failed(retry.reason, result.failure.status, attempt.number, duration)
         return Effect.zipRight(store.fail(job, attempt, retry.reason), finish(job, sender, outcome))
       })
     }
@@ -298,9 +291,9 @@ export const make = (
         })
       )
 
-    const claimRequest = { limit: 1, now: 0, webhooks: [...senders.keys()], room: state.room }
+    const webhooks = [...senders.keys()]
     const work: Effect.Effect<void> = Effect.suspend(() =>
-      store.claim({ ...claimRequest, now: clock.unsafeCurrentTimeMillis() })
+      store.claim({ limit: 1, now: clock.unsafeCurrentTimeMillis(), webhooks, room: state.room })
     ).pipe(
       Effect.flatMap((jobs) => jobs.length === 0 ? wakeups.wait : run(jobs[0]!)),
       Effect.catchAll((error) =>

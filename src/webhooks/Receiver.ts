@@ -13,9 +13,14 @@
  * // receiver.url: http://127.0.0.1:<port>/ — closed with the scope
  * ```
  *
+ * A policy may also return an `Effect` of its decision, for an answer that needs I/O (ask an
+ * approval service, wait, forward the delivery elsewhere) — the request waits for it — and may
+ * answer anything with `Receiver.respond(status, { headers, body })`.
+ *
  * It binds `127.0.0.1` and a free port unless told otherwise. `servo webhooks listen` is this
  * receiver with a printer; the demo and the CLI tests use it too.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
@@ -23,6 +28,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import type * as net from "node:net"
+import { untrusted } from "../internal/terminal.js"
 import { codeOf } from "./internal/errors.js"
 import * as Signature from "./Signature.js"
 import { cancelContentType } from "./WireContract.js"
@@ -55,16 +61,39 @@ export interface Request {
   /** The body parsed as JSON, `undefined` when it is not JSON. */
   readonly json: unknown
   readonly signature: SignatureCheck
+  /**
+   * Whether the sender has closed the connection without waiting for the answer (its request
+   * timeout passed): a policy that takes time can see that its answer will reach no one.
+   */
+  readonly hungUp?: () => boolean
 }
 
-/** How the receiver answers a delivery. */
-export type Decision = { readonly _tag: "Accept" } | { readonly _tag: "Cancel"; readonly reason: string }
+/**
+ * How the receiver answers a delivery: accept it (`204`), cancel it (`200` and the cancel content
+ * type), or any answer at all (`Respond`: a failure status to exercise retries, another service's
+ * answer relayed).
+ */
+export type Decision =
+  | { readonly _tag: "Accept" }
+  | { readonly _tag: "Cancel"; readonly reason: string }
+  | {
+    readonly _tag: "Respond"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: Uint8Array
+  }
+
+/**
+ * Decides each answer: a `Decision`, or an `Effect` of one when deciding needs I/O or time (the
+ * request waits for it). A policy that throws, fails or dies is answered `500`.
+ */
+export type Policy = (request: Request) => Decision | Effect.Effect<Decision, unknown>
 
 /** A delivery and the answer it got. */
 export interface Delivery extends Request {
   readonly receivedAt: Date
   readonly decision: Decision
-  /** The status answered: 204, or 200 for a cancellation. */
+  /** The status answered: 204, 200 for a cancellation, a `Respond` decision's own. */
   readonly status: number
 }
 
@@ -78,8 +107,8 @@ export interface Options {
   /** How far `webhook-timestamp` may be from now, in seconds. Default 300. */
   readonly toleranceSeconds?: number
   /** Decides each answer. Default: accept everything. */
-  readonly policy?: (request: Request) => Decision
-  /** Called for each delivery, in arrival order, once it has been answered. */
+  readonly policy?: Policy
+  /** Called for each delivery once it has been answered (in arrival order, when the policy answers at once). */
   readonly onDelivery?: (delivery: Delivery) => Effect.Effect<void>
 }
 
@@ -93,6 +122,7 @@ export interface Stats {
   readonly invalid: number
   readonly unsigned: number
   readonly unchecked: number
+  /** Answered with a cancellation, the receiver's own or one a `Respond` decision relays. */
   readonly cancelled: number
 }
 
@@ -116,6 +146,67 @@ export const accept: Decision = { _tag: "Accept" }
  * cancelled, an after event's sender logs it and goes on.
  */
 export const cancel = (reason: string): Decision => ({ _tag: "Cancel", reason })
+
+/**
+ * Answer `status` with these headers and body (a string is sent as UTF-8). Framing headers
+ * (`content-length`, `transfer-encoding`, `connection`, `keep-alive`) are the receiver's to set
+ * and are dropped.
+ */
+export const respond = (
+  status: number,
+  options: { readonly headers?: Readonly<Record<string, string>>; readonly body?: Uint8Array | string } = {}
+): Decision => ({
+  _tag: "Respond",
+  status,
+  headers: options.headers ?? {},
+  body: typeof options.body === "string" ? new TextEncoder().encode(options.body) : options.body ?? new Uint8Array(0)
+})
+
+/** The status a decision is answered with. */
+export const statusOf = (decision: Decision): number =>
+  decision._tag === "Accept" ? 204 : decision._tag === "Cancel" ? 200 : decision.status
+
+/** A cancellation, made here or relayed (`Respond` with the cancel content type, as from a forwarded app). */
+const isCancellation = (decision: Decision): boolean =>
+  decision._tag === "Cancel" ||
+  (decision._tag === "Respond" && decision.status === 200 &&
+    Object.entries(decision.headers).some(([name, value]) =>
+      name.toLowerCase() === "content-type" && value.startsWith(cancelContentType)
+    ))
+
+const framingHeaders = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
+
+const policyFailed = (cause: Cause.Cause<unknown>): Decision => {
+  const error = Cause.squash(cause)
+  return respond(500, {
+    headers: { "content-type": "text/plain" },
+    body: `the receiver's policy failed: ${error instanceof Error ? error.message : String(error)}\n`
+  })
+}
+
+const answer = (response: http.ServerResponse, decision: Decision): void => {
+  if (response.destroyed) return
+  switch (decision._tag) {
+    case "Cancel":
+      response.writeHead(200, { "content-type": cancelContentType })
+      response.end(JSON.stringify({ reason: decision.reason }))
+      return
+    case "Accept":
+      response.writeHead(204)
+      response.end()
+      return
+    case "Respond": {
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(decision.headers)) {
+        if (!framingHeaders.has(name.toLowerCase())) headers[name] = value
+      }
+      response.writeHead(decision.status, headers)
+      // 204 and 304 carry no body whatever the decision holds.
+      response.end(decision.status === 204 || decision.status === 304 ? undefined : decision.body)
+      return
+    }
+  }
+}
 
 /** The receiver could not start (the port is taken, the address cannot be bound). */
 export class ReceiverError extends Schema.TaggedError<ReceiverError>("servo-webhooks/ReceiverError")("ReceiverError", {
@@ -188,6 +279,24 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
     // Callbacks run on fibers the receiver owns: interrupted, not leaked, when its scope closes.
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const onDelivery = options.onDelivery
+    // A delivery counts when it arrives (a slow policy must not hide it), a cancellation once answered.
+    const count = (signature: SignatureCheck) => {
+      stats.received++
+      switch (signature._tag) {
+        case "Verified":
+          stats.verified++
+          break
+        case "Invalid":
+          stats.invalid++
+          break
+        case "Unsigned":
+          stats.unsigned++
+          break
+        case "Unchecked":
+          stats.unchecked++
+          break
+      }
+    }
 
     const handle = (request: http.IncomingMessage, response: http.ServerResponse) => {
       if (request.method !== "POST") {
@@ -215,6 +324,10 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
         const body = Buffer.concat(chunks)
         const headers = flattenHeaders(request.headers)
         const json = parseJson(body.toString("utf8"))
+        let hungUp = false
+        response.once("close", () => {
+          if (!response.writableEnded) hungUp = true
+        })
         const received: Request = {
           event: eventOf(headers, json),
           id: headers["webhook-id"],
@@ -222,43 +335,27 @@ export const make = (options: Options = {}): Effect.Effect<Receiver, ReceiverErr
           headers,
           body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
           json,
-          signature: checkSignature(keys, headers, body, options.toleranceSeconds)
+          signature: checkSignature(keys, headers, body, options.toleranceSeconds),
+          hungUp: () => hungUp
         }
-        let decision: Decision
-        try {
-          decision = policy(received)
-        } catch (error) {
-          response.writeHead(500, { "content-type": "text/plain" })
-          response.end(`the receiver's policy failed: ${error instanceof Error ? error.message : String(error)}\n`)
-          return
-        }
-        let status: number
-        if (decision._tag === "Cancel") {
-          status = 200
-          response.writeHead(200, { "content-type": cancelContentType })
-          response.end(JSON.stringify({ reason: decision.reason }))
-        } else {
-          status = 204
-          response.writeHead(204)
-          response.end()
-        }
-        stats.received++
-        switch (received.signature._tag) {
-          case "Verified":
-            stats.verified++
-            break
-          case "Invalid":
-            stats.invalid++
-            break
-          case "Unsigned":
-            stats.unsigned++
-            break
-          case "Unchecked":
-            stats.unchecked++
-            break
-        }
-        if (decision._tag === "Cancel") stats.cancelled++
-        if (onDelivery !== undefined) run(onDelivery({ ...received, receivedAt: new Date(), decision, status }))
+        count(received.signature)
+        const decided = Effect.suspend(() => {
+          const decision = policy(received)
+          return Effect.isEffect(decision) ? decision : Effect.succeed(decision)
+        }).pipe(
+          // Interrupted means the receiver is closing: there is no one left to answer.
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.succeed(policyFailed(cause))
+          )
+        )
+        // Run on a fiber the receiver owns; a plain Decision is answered before `run` returns.
+        run(Effect.flatMap(decided, (decision) => {
+          answer(response, decision)
+          if (isCancellation(decision)) stats.cancelled++
+          return onDelivery === undefined
+            ? Effect.void
+            : onDelivery({ ...received, receivedAt: new Date(), decision, status: statusOf(decision) })
+        }))
       })
     }
 
@@ -343,13 +440,20 @@ const cut = (text: string) => text.length > maxBody ? `${text.slice(0, maxBody -
  * ```
  * 10:04:31.512  before:adjust  msg_Z3V…  verified (v1)  → cancelled: change freeze  {"parameters":{...}}
  * ```
+ *
+ * What came from the network (the event, the id, the body, a signature's detail) has its control
+ * characters escaped (`\x1b`): printed to a terminal, a delivery cannot clear the screen or forge
+ * a line. `note` is said after the answer: `→ 503 (failing on purpose)`.
  */
-export const formatDelivery = (delivery: Delivery): string =>
-  [
-    clock(delivery.receivedAt),
-    delivery.event,
-    delivery.id ?? "(no id)",
-    formatSignature(delivery.signature),
-    delivery.decision._tag === "Cancel" ? `→ cancelled: ${delivery.decision.reason}` : `→ ${delivery.status}`,
-    compactBody(delivery)
-  ].join("  ")
+export const formatDelivery = (delivery: Delivery, note?: string): string =>
+  untrusted(
+    [
+      clock(delivery.receivedAt),
+      delivery.event,
+      delivery.id ?? "(no id)",
+      formatSignature(delivery.signature),
+      (delivery.decision._tag === "Cancel" ? `→ cancelled: ${delivery.decision.reason}` : `→ ${delivery.status}`) +
+      (note === undefined ? "" : ` (${note})`),
+      compactBody(delivery)
+    ].join("  ")
+  )

@@ -80,7 +80,9 @@ export class InvalidSigningKey extends Schema.TaggedError<InvalidSigningKey>("se
  * - `invalid_timestamp`: `webhook-timestamp` is not whole seconds since the epoch;
  * - `timestamp_out_of_tolerance`: it is further from now than the tolerance (a replay, or a
  *   skewed clock);
- * - `no_matching_signature`: no entry of a known version verifies with any key given.
+ * - `no_matching_signature`: no entry of a known version verifies with any key given;
+ * - `invalid_body`: the body is neither bytes nor a string (a parsed JSON object, say: verify the
+ *   raw body, before any parser touches it).
  *
  * `detail` says more (which headers, how far off, how many entries and keys were tried).
  */
@@ -88,7 +90,13 @@ export class SignatureVerificationError
   extends Schema.TaggedError<SignatureVerificationError>("servo-webhooks/SignatureVerificationError")(
     "SignatureVerificationError",
     {
-      reason: Schema.Literal("missing_headers", "timestamp_out_of_tolerance", "invalid_timestamp", "no_matching_signature"),
+      reason: Schema.Literal(
+        "missing_headers",
+        "timestamp_out_of_tolerance",
+        "invalid_timestamp",
+        "no_matching_signature",
+        "invalid_body"
+      ),
       detail: Schema.String
     }
   )
@@ -369,9 +377,14 @@ export interface SignatureHeaders {
  */
 export type HeadersRecord = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 
+/**
+ * `body` is the request body exactly as received: its bytes, or a string whose UTF-8 encoding they
+ * are (what `express.text()` or `await request.text()` give). A body that was parsed as JSON and
+ * serialised again is not the body that was signed.
+ */
 export interface VerifyRequest {
   readonly headers: SignatureHeaders | HeadersRecord
-  readonly body: Uint8Array
+  readonly body: Uint8Array | string
 }
 
 /**
@@ -432,6 +445,21 @@ const readHeaders = (
 
 const integerSeconds = /^[0-9]{1,15}$/
 
+/** The bytes that were signed: a string stands for its UTF-8 encoding. */
+const bytesOf = (body: unknown): Uint8Array | undefined =>
+  typeof body === "string" ? Buffer.from(body, "utf8") : body instanceof Uint8Array ? body : undefined
+
+const describeBody = (body: unknown): string =>
+  body === null
+    ? "null"
+    : body instanceof ArrayBuffer
+    ? "an ArrayBuffer (wrap it: new Uint8Array(buffer))"
+    : Array.isArray(body)
+    ? "an array"
+    : typeof body === "object"
+    ? "an object (a parsed body?)"
+    : typeof body
+
 const describeValue = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
 
 /**
@@ -445,6 +473,16 @@ export const verify = (
   request: VerifyRequest,
   options?: VerifyOptions
 ): Either.Either<Verified, SignatureVerificationError> => {
+  const body = bytesOf(request.body)
+  if (body === undefined) {
+    // Without this, an object body (express.json()'s, say) would be hashed as nothing and end as
+    // a puzzling no_matching_signature.
+    return verificationError(
+      "invalid_body",
+      `expected the raw body as bytes (a Uint8Array or Buffer) or a string, got ${describeBody(request.body)}; ` +
+        "verify the body as received, before parsing it (express.raw({ type: \"*/*\" }), request.text())"
+    )
+  }
   const { id, signature, timestamp } = readHeaders(request.headers)
   const missing: Array<string> = []
   if (id === undefined || id === "") missing.push("webhook-id")
@@ -496,7 +534,7 @@ export const verify = (
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]
         if (!(key instanceof SecretImpl)) continue
-        const mac = expected[i] ??= Buffer.from(key.hmac(prefix, request.body).toString("base64"))
+        const mac = expected[i] ??= Buffer.from(key.hmac(prefix, body).toString("base64"))
         if (given.length === mac.length && crypto.timingSafeEqual(given, mac)) {
           return Either.right({ scheme: "v1", keyIndex: i, id: id!, timestamp: seconds })
         }
@@ -508,7 +546,7 @@ export const verify = (
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]
         if (!(key instanceof PublicKeyImpl)) continue
-        data ??= concat(prefix, request.body)
+        data ??= concat(prefix, body)
         if (key.verify(data, given)) {
           return Either.right({ scheme: "v1a", keyIndex: i, id: id!, timestamp: seconds })
         }

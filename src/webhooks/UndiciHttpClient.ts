@@ -76,6 +76,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
@@ -389,9 +390,24 @@ export const makeWithDispatcher = (
       }
     )
 
+  // A webhook posts to the same URL again and again: parse each once. Only plain URLs (no
+  // separate query parameters, no fragment) are kept, and only read, never changed.
+  const parsed = new Map<string, URL>()
+  const urlOf = (request: HttpClientRequest.HttpClientRequest) => {
+    const plain = request.urlParams.length === 0 && request.hash._tag === "None"
+    const known = plain ? parsed.get(request.url) : undefined
+    if (known !== undefined) return Either.right(known)
+    const made = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+    if (plain && made._tag === "Right") {
+      if (parsed.size >= 256) parsed.clear()
+      parsed.set(request.url, made.right)
+    }
+    return made
+  }
+
   const execute = (request: HttpClientRequest.HttpClientRequest, timeoutMs: number | undefined) =>
     Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
-      const urlResult = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+      const urlResult = urlOf(request)
       if (urlResult._tag === "Left") {
         return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: urlResult.left }))
       }

@@ -187,13 +187,10 @@ export const make = (
       results?: EventBus.EventResults<unknown>
     ) =>
       Effect.suspend(() => {
-        const encoded = WireContract.encodePayload({
-          event,
-          preposition,
-          params,
-          createdAt: new Date(clock.unsafeCurrentTimeMillis()),
-          ...(results === undefined ? {} : { results })
-        })
+        const createdAt = new Date(clock.unsafeCurrentTimeMillis())
+        const encoded = WireContract.encodePayload(
+          results === undefined ? { event, preposition, params, createdAt } : { event, preposition, params, createdAt, results }
+        )
         return Either.isRight(encoded)
           ? Effect.succeed(encoded.right)
           // A connector returned a result its event's Schema cannot encode: a bug to report, not

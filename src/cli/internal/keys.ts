@@ -1,4 +1,4 @@
-/** What `servo webhooks keys` does; loaded on demand by `webhooksCommand.ts`. */
+/** What `servo webhooks keys` does; loaded on demand by `WebhooksCommand.ts`. */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Signature from "../../webhooks/Signature.js"
@@ -13,7 +13,25 @@ export const signingKeyVariable = "SERVO_WEBHOOK_SIGNING_KEY"
  * each on a labelled line, then how servo.yaml refers to it. Nothing is stored: the keys exist
  * only in this output.
  */
-export const keys = Effect.fn("WebhooksCommand.keys")(function*(options: { readonly ed25519: boolean }) {
+export const keys = Effect.fn("WebhooksCommand.keys")(function*(
+  options: { readonly ed25519: boolean; readonly json?: boolean }
+) {
+  if (options.json === true) {
+    const pair = options.ed25519 ? Signature.generateKeyPair() : undefined
+    yield* Console.log(JSON.stringify(
+      pair === undefined
+        ? { scheme: "v1", secret: Signature.generateSecret(), servo_yaml: `secret: { env: ${secretVariable} }` }
+        : {
+          scheme: "v1a",
+          signing_key: pair.signingKey,
+          public_key: pair.publicKey,
+          servo_yaml: `signing_key: { env: ${signingKeyVariable} }`
+        },
+      null,
+      2
+    ))
+    return
+  }
   if (!options.ed25519) {
     yield* Console.log(Format.table([], [
       ["secret", Signature.generateSecret()],

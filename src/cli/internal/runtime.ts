@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import { untrusted } from "../../internal/terminal.js"
 
 const levels: Record<string, string> = {
   FATAL: "fatal",
@@ -23,14 +24,16 @@ const levels: Record<string, string> = {
   TRACE: "trace"
 }
 
-const show = (value: unknown) => typeof value === "string" ? value : JSON.stringify(value)
+// Log messages carry text from the network (a receiver's reason, a response body): escaped, one
+// message stays one line and cannot move the cursor or forge another.
+const show = (value: unknown) => untrusted(typeof value === "string" ? value : JSON.stringify(value) ?? String(value))
 
 /** `warning: delivery failed after 1 attempt: connection refused (webhook=approve, event=before:adjust)` */
 export const cliLogger = Logger.make<unknown, string>(({ annotations, cause, logLevel, message }) => {
   const text = [message].flat().map(show).join(" ")
   const notes = HashMap.toEntries(annotations).map(([key, value]) => `${key}=${show(value)}`)
   const squashed = Cause.isEmpty(cause) ? undefined : Cause.squash(cause)
-  const failure = squashed === undefined ? "" : `: ${squashed instanceof Error ? squashed.message : String(squashed)}`
+  const failure = squashed === undefined ? "" : `: ${untrusted(squashed instanceof Error ? squashed.message : String(squashed))}`
   const level = levels[logLevel.label] ?? logLevel.label.toLowerCase()
   return `${level}: ${text}${failure}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`
 }).pipe(Logger.withConsoleError)
