@@ -9,6 +9,7 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as Delivery from "../src/webhooks/Delivery.js"
+import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import type { Webhook } from "../src/webhooks/WebhookConfig.js"
 import { step } from "./support/clock.js"
 import { closedPort, never, ok, receiver, sequence, status } from "./support/receiver.js"
@@ -175,6 +176,37 @@ describe("Delivery: retries under TestClock", () => {
       const tight = Delivery.retrySchedule({ retries: 9, timeout: Duration.hours(1) }, 1500)
       const tightDelays = yield* Schedule.run(tight, 0, [failure, failure, failure]).pipe(Effect.withRandom(Random.fixed([0.5])))
       expect(Chunk.toReadonlyArray(tightDelays).map(Duration.toMillis)).toEqual([1000, 2000])
+    }))
+})
+
+describe("Delivery: the after schedule (README's table)", () => {
+  it.effect("an after-only webhook's waits are capped at 10m; 12 retries span 33m38s–40m13s", () =>
+    Effect.gen(function*() {
+      const failure: Delivery.AttemptFailure = { _tag: "AttemptFailure", reason: "connection refused", retryable: true }
+      const after = { events: [{ preposition: "after" }] }
+      const mixed = { events: [{ preposition: "after" }, { preposition: "before" }] }
+      expect(Delivery.maxWaitOf(after)).toEqual(Duration.minutes(10))
+      expect(Delivery.maxWaitOf(mixed)).toEqual(Duration.minutes(1))
+      const schedule = Delivery.retrySchedule(WebhookConfig.defaults.afterBackoff, Number.MAX_SAFE_INTEGER, Delivery.maxWaitOf(after))
+      const delaysWith = (random: number) =>
+        Schedule.run(schedule, 0, Array.from({ length: 14 }, () => failure)).pipe(
+          Effect.map((delays) => Chunk.toReadonlyArray(delays).map(Duration.toMillis)),
+          Effect.withRandom(Random.fixed([random]))
+        )
+      const earliest = yield* delaysWith(0)
+      const latest = yield* delaysWith(1)
+      // 12 retries (and the step that stops the schedule).
+      expect(earliest).toHaveLength(13)
+      expect(earliest.slice(0, 12)).toEqual([800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 409600, 600000, 600000])
+      expect(latest.slice(0, 12)).toEqual([1200, 2400, 4800, 9600, 19200, 38400, 76800, 153600, 307200, 600000, 600000, 600000])
+      const sum = (delays: ReadonlyArray<number>) => delays.slice(0, 12).reduce((a, b) => a + b, 0)
+      expect(sum(earliest)).toBe(2_018_400) // 33m38.4s
+      expect(sum(latest)).toBe(2_413_200) // 40m13.2s
+      // The before default stays short: 3 retries, at most 8.4s of waiting.
+      const before = Delivery.retrySchedule(WebhookConfig.defaults.backoff, Number.MAX_SAFE_INTEGER, Delivery.maxWaitOf(mixed))
+      const beforeDelays = yield* Schedule.run(before, 0, Array.from({ length: 5 }, () => failure)).pipe(Effect.withRandom(Random.fixed([1])))
+      expect(Chunk.toReadonlyArray(beforeDelays).map(Duration.toMillis).slice(0, 3)).toEqual([1200, 2400, 4800])
+      expect(Chunk.size(beforeDelays)).toBe(4)
     }))
 })
 

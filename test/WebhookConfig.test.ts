@@ -92,7 +92,8 @@ describe("webhooks config: the README's format", () => {
     })
     expect(Duration.toMillis(webhook!.request_timeout)).toBe(1500)
     expect(second!.name).toBe("webhooks[1]")
-    expect(second!.backoff).toEqual({ retries: 0, timeout: Duration.minutes(5) })
+    // An after webhook's left-out fields take the after default.
+    expect(second!.backoff).toEqual({ retries: 0, timeout: Duration.hours(24) })
   })
 })
 
@@ -171,7 +172,7 @@ describe("webhooks config: resolving secrets at start-up", () => {
       expect(bearer!.authentication._tag).toBe("Bearer")
       expect(Redacted.value((bearer!.authentication as { token: Redacted.Redacted<string> }).token)).toBe("tok-from-env")
       expect(bearer!.signingKeys).toHaveLength(1)
-      expect(bearer!.backoff).toEqual({ retries: 3, timeout: Duration.minutes(5) })
+      expect(bearer!.backoff).toEqual(WebhookConfig.defaults.afterBackoff)
       expect(basic!.authentication).toMatchObject({ _tag: "Basic", username: "me" })
       expect(Redacted.value((basic!.authentication as { password: Redacted.Redacted<string> }).password)).toBe("correct-horse-battery")
       expect(basic!.backoff).toBeUndefined()

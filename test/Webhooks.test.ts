@@ -364,7 +364,8 @@ describe("Webhooks: the outbox", () => {
       const fine = yield* receiver(ok)
       const scope = yield* Scope.make()
       const layer = servoLayer([
-        { name: "stuck", event: "after:measure", target: stuck.url, request_timeout: "1h" },
+        // Three attempts in flight at once (the default share of 4 workers would be 2).
+        { name: "stuck", event: "after:measure", target: stuck.url, request_timeout: "1h", max_in_flight: 3 },
         // A timeout of its own: TestClock keeps finished sleeps listed, and the drain's wait must
         // be the only one of 10 seconds.
         { name: "fine", event: "after:measure", target: fine.url, request_timeout: "30s" }

@@ -101,7 +101,7 @@ describe("servo webhooks list", () => {
       const [header, ...rows] = ran.stdout[0]!.split("\n")
       expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF"])
       expect(rows.map(cells)).toEqual([
-        ["measure_hook", "after:measure", "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED", "bearer", "no", "3 retries, 5m"],
+        ["measure_hook", "after:measure", "http://127.0.0.1:9/measure?token=REDACTED&team=REDACTED", "bearer", "no", "12 retries, 24h"],
         ["approve", "before:adjust,before:measure", "http://127.0.0.1:9/approve", "basic", "v1", "off"],
         ["quiet", "after:adjust", "https://example.invalid/hook#REDACTED", "none", "no", "1 retry, 30s"]
       ])
@@ -125,11 +125,13 @@ describe("servo webhooks list", () => {
           auth: "bearer",
           signed: false,
           signatures: [],
-          backoff: { retries: 3, timeout: "5m" },
+          backoff: { retries: 12, timeout: "24h" },
           request_timeout: "10s",
           on_failure: "ignore",
           headers: ["x-api-key"],
-          transport: { tls: null, proxy: null, http2: null, network: null }
+          transport: { tls: null, proxy: null, http2: null, network: null },
+          max_in_flight: null,
+          breaker: { failures: 10, cooldown: "30s" }
         },
         {
           name: "approve",
@@ -142,7 +144,9 @@ describe("servo webhooks list", () => {
           request_timeout: "2s",
           on_failure: "ignore",
           headers: [],
-          transport: { tls: null, proxy: null, http2: null, network: null }
+          transport: { tls: null, proxy: null, http2: null, network: null },
+          max_in_flight: null,
+          breaker: { failures: 10, cooldown: "30s" }
         },
         {
           name: "quiet",
@@ -155,7 +159,9 @@ describe("servo webhooks list", () => {
           request_timeout: "10s",
           on_failure: "ignore",
           headers: [],
-          transport: { tls: null, proxy: null, http2: null, network: null }
+          transport: { tls: null, proxy: null, http2: null, network: null },
+          max_in_flight: null,
+          breaker: { failures: 10, cooldown: "30s" }
         }
       ])
       expectNoSecrets(ran)
@@ -199,11 +205,11 @@ webhooks:
       const [header, ...rows] = ran.stdout[0]!.split("\n")
       expect(cells(header!)).toEqual(["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF", "TRANSPORT"])
       expect(rows.map((row) => [cells(row)[0], cells(row)[2], ...cells(row).slice(4)])).toEqual([
-        ["rotating", "https://hooks.example.com/m?token=REDACTED", "v1 ×2", "3 retries, 5m", "guarded"],
+        ["rotating", "https://hooks.example.com/m?token=REDACTED", "v1 ×2", "12 retries, 24h", "guarded"],
         ["ed", "https://hooks.example.com/ed", "v1a", "off", "insecure,guarded"],
-        ["both", "https://hooks.example.com/both", "v1+v1a ×2", "3 retries, 5m", "mtls,ca,proxy,h2,guarded"],
+        ["both", "https://hooks.example.com/both", "v1+v1a ×2", "12 retries, 24h", "mtls,ca,proxy,h2,guarded"],
         // Its own network (guard off) replaces the section's.
-        ["plain", "http://127.0.0.1:9/plain", "no", "3 retries, 5m", "h2c"]
+        ["plain", "http://127.0.0.1:9/plain", "no", "12 retries, 24h", "h2c"]
       ])
 
       const json = yield* servo("webhooks", "list", "--json", "--config", config)
@@ -296,7 +302,7 @@ webhooks:
       expect(ran.stdout).toEqual([])
       expect(ran.stderr.join("\n").split("\n")).toEqual([
         `error: ${config}: 3 problems`,
-        "  - simulatr: unknown connector; known connectors: simulator, webhooks (and `name` for the servo)",
+        "  - simulatr: unknown connector; known connectors: simulator, webhooks, telemetry (and `name` for the servo)",
         "  - webhooks[0].target: expected an http or https URL, got a ftp: URL",
         "  - webhooks[0].backoff.retries: expected a whole number of retries (0 or more), got -1"
       ])

@@ -50,7 +50,7 @@ webhooks:
       expect(table.stderr).toBe("")
       expect(table.stdout.split("\n")).toEqual([
         "NAME          EVENTS         TARGET                                  AUTH    SIGNED  BACKOFF",
-        "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      3 retries, 5m",
+        "measurements  after:measure  http://127.0.0.1:9/hook?token=REDACTED  bearer  no      12 retries, 24h",
         "approve       before:adjust  http://127.0.0.1:9/approve              none    v1      off",
         ""
       ])
@@ -360,7 +360,7 @@ webhooks:
         })
       const help = yield* node(["webhooks", "listen", "--help"])
       expect(help.code).toBe(0)
-      expect(help.stdout.split("\n")[1]).toMatch(/^  my-servo webhooks listen \[-c, --config FILE\] /)
+      expect(help.stdout.split("\n")[1]).toMatch(/^  my-servo webhooks listen \[-p, --port N\] /)
       expect(help.stdout).not.toContain("\x1b")
       expect((yield* node(["webhooks", "--help"])).stdout.split("\n")[0]).toBe(
         "my-servo webhooks: inspect, test and receive the servo's webhooks"

@@ -38,8 +38,10 @@ describe("servo --completions bash", () => {
   it.effect("servo webhooks listen --<TAB> offers listen's options, not the group's commands", () =>
     Effect.sync(() => {
       const { offered } = complete(["servo", "webhooks", "listen", "--"])
-      expect(offered).toEqual(expect.arrayContaining(["--port", "--host", "--secret", "--public-key", "--cancel", "--events", "--config"]))
-      expect(offered).not.toContain("--json")
+      expect(offered).toEqual(expect.arrayContaining(["--port", "--host", "--secret", "--public-key", "--cancel", "--events", "--config", "--forward-to"]))
+      // Options of the other commands are not offered: trigger's --data, keys' --ed25519.
+      expect(offered).not.toContain("--data")
+      expect(offered).not.toContain("--ed25519")
       expect(offered).not.toContain("trigger")
     }))
 

@@ -1,7 +1,7 @@
 /**
  * `servo webhooks list`: the configured webhooks as a table, or with `--json` as a JSON array —
- * name, events, target (query values redacted), authentication, signing, retries and how they
- * travel. Never a secret, nor a header's value.
+ * name, events, target (query values redacted), authentication, signing, retries, the circuit
+ * breaker (when not the default) and how they travel. Never a secret, nor a header's value.
  *
  * @since 0.1.0
  */
@@ -36,6 +36,10 @@ export interface Listed {
   /** Names only: a header's value may be a credential. */
   readonly headers: ReadonlyArray<string>
   readonly transport: ListedTransport
+  /** After attempts in flight at most; `null`: the connector's default share of its workers. */
+  readonly max_in_flight: number | null
+  /** The circuit breaker of after deliveries, or `false` when turned off. */
+  readonly breaker: { readonly failures: number; readonly cooldown: string } | false
 }
 
 /**
@@ -54,6 +58,19 @@ export interface ListedTransport {
   /** Set when the SSRF guard is on. */
   readonly network: { readonly deny_private: true; readonly allow: ReadonlyArray<string> } | null
 }
+
+/**
+ * The BREAKER column: `off`, or `5 failures, 1m`; `-` for the default breaker.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const breakerText = (breaker: Listed["breaker"], defaults: { readonly failures: number; readonly cooldown: string }): string =>
+  breaker === false
+    ? "off"
+    : breaker.failures === defaults.failures && breaker.cooldown === defaults.cooldown
+    ? "-"
+    : `${Format.count(breaker.failures, "failure", "failures")}, ${breaker.cooldown}`
 
 const backoffText = (backoff: Listed["backoff"]) =>
   backoff === false ? "off" : `${Format.count(backoff.retries, "retry", "retries")}, ${backoff.timeout}`
@@ -97,7 +114,7 @@ const list = Effect.fn("WebhooksCommand.list")(function*(
   assembly: Assembly,
   options: { readonly config: string; readonly json: boolean }
 ) {
-  const [{ load }, { listed }] = yield* Effect.promise(() => Promise.all([import("./internal/config.js"), import("./internal/listing.js")]))
+  const [{ load }, { defaultBreaker, listed }] = yield* Effect.promise(() => Promise.all([import("./internal/config.js"), import("./internal/listing.js")]))
   const { webhooks } = yield* load(assembly, options.config).pipe(Effect.mapError(CliError.fromInvalidConfig))
   const rows = yield* Effect.forEach(webhooks, listed)
   if (options.json) return yield* Console.log(JSON.stringify(rows, null, 2))
@@ -105,8 +122,20 @@ const list = Effect.fn("WebhooksCommand.list")(function*(
   // The TRANSPORT column only when some webhook does not travel the default way.
   const transports = rows.map((row) => transportText(row.transport))
   const showTransport = transports.some((text) => text !== "-")
+  // The BREAKER column only when some webhook's breaker is not the default one.
+  const breakers = rows.map((row) => breakerText(row.breaker, defaultBreaker))
+  const showBreaker = breakers.some((text) => text !== "-")
   yield* Console.log(Format.table(
-    ["NAME", "EVENTS", "TARGET", "AUTH", "SIGNED", "BACKOFF", ...(showTransport ? ["TRANSPORT"] : [])],
+    [
+      "NAME",
+      "EVENTS",
+      "TARGET",
+      "AUTH",
+      "SIGNED",
+      "BACKOFF",
+      ...(showBreaker ? ["BREAKER"] : []),
+      ...(showTransport ? ["TRANSPORT"] : [])
+    ],
     rows.map((row, i) => [
       row.name,
       row.events.join(","),
@@ -114,6 +143,7 @@ const list = Effect.fn("WebhooksCommand.list")(function*(
       row.auth,
       signedText(row.signatures),
       backoffText(row.backoff),
+      ...(showBreaker ? [breakers[i]!] : []),
       ...(showTransport ? [transports[i]!] : [])
     ])
   ))

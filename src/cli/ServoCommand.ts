@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type { TelemetrySection } from "../servo/Telemetry.js"
 import { version } from "../version.js"
 import * as CliError from "./CliError.js"
 import type { assemblyWith as bundledAssembly } from "./internal/assembly.js"
@@ -85,7 +86,13 @@ const generate = Effect.fn("ServoCommand.generate")(function*(options: GenerateO
 
 const runServo = Effect.fn("ServoCommand.run")(function*(
   assemblyWith: typeof bundledAssembly,
-  options: { readonly config: string; readonly cycles: number; readonly drainTimeout: string }
+  options: {
+    readonly config: string
+    readonly cycles: number
+    readonly drainTimeout: string
+    readonly metricsPort: Option.Option<number>
+    readonly metricsHost: string
+  }
 ) {
   if (options.cycles < 1) return yield* CliError.fail("--cycles must be 1 or more")
   const GoDuration = yield* Effect.promise(() => import("../servo/GoDuration.js"))
@@ -98,8 +105,32 @@ const runServo = Effect.fn("ServoCommand.run")(function*(
   const { config } = yield* Effect.mapError(load(assembly, options.config), CliError.fromInvalidConfig)
   // Loaded here: no other command needs the runner or the delivery code.
   const ServoRunner = yield* Effect.promise(() => import("./ServoRunner.js"))
-  yield* ServoRunner.run({ assembly, config, cycles: options.cycles })
+  const running = ServoRunner.run({ assembly, config, cycles: options.cycles }).pipe(withTelemetrySection(config))
+  if (Option.isNone(options.metricsPort)) return yield* running
+  yield* withMetricsEndpoint(running, options.metricsHost, options.metricsPort.value)
 })
+
+/** The config's `telemetry:` section applied around the run, unless the environment switched telemetry on. */
+const withTelemetrySection = (config: { readonly connectors: ReadonlyArray<{ readonly name: string; readonly config: unknown }> }) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CliError.CliError, R> => {
+  const section = config.connectors.find((connector) => connector.name === "telemetry")
+  if (section === undefined) return effect
+  return Effect.flatMap(Effect.promise(() => import("../servo/Telemetry.js")), (Telemetry) =>
+    Effect.flatMap(Effect.orElseSucceed(Telemetry.fromEnv, () => undefined), (env) =>
+      env !== undefined && Telemetry.isOn(env)
+        ? effect
+        : Effect.provide(effect, Telemetry.layer(Telemetry.fromSection(section.config as TelemetrySection)))))
+}
+
+/** `effect` with the Prometheus endpoint open (its URL printed first) while it runs. */
+const withMetricsEndpoint = <A, E, R>(effect: Effect.Effect<A, E, R>, host: string, port: number) =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* CliError.fail("--metrics-port must be 0 to 65535")
+    const Telemetry = yield* Effect.promise(() => import("../servo/Telemetry.js"))
+    const { url } = yield* Effect.mapError(Telemetry.serveMetrics({ host, port }), (error) => new CliError.CliError({ message: error.message }))
+    yield* Console.log(`metrics: ${url}`)
+    return yield* effect
+  }).pipe(Effect.scoped)
 
 // ---------------------------------------------------------------------------------------------
 // The command
@@ -140,6 +171,16 @@ const runCommand = Command.make("run", {
       "How long stopping (the end of the run, Ctrl-C, SIGTERM) waits for pending after-webhook deliveries; what is left then is counted as abandoned (default: 10s)"
     ),
     Options.withDefault("10s")
+  ),
+  metricsPort: Options.integer("metrics-port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.withDescription("Serve the metrics as Prometheus text on http://HOST:PORT/metrics while the run lasts (0: a free port)"),
+    Options.optional
+  ),
+  metricsHost: Options.text("metrics-host").pipe(
+    Options.withPseudoName("HOST"),
+    Options.withDescription("The address the metrics endpoint listens on (default: 127.0.0.1)"),
+    Options.withDefault("127.0.0.1")
   )
 }, (options) =>
   Effect.zipRight(

@@ -25,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import { formatIssue, issuesOf } from "../internal/issues.js"
 import type * as Event from "./Event.js"
 import { CancelEventError, EventHandlerError, InvalidEventParameters } from "./EventError.js"
+import { tracingExported } from "./internal/tracing.js"
 
 /**
  * @since 0.1.0
@@ -354,8 +355,8 @@ export const make: Effect.Effect<Service> = Effect.sync(() => {
         })
     ).pipe(Effect.asVoid)
 
-  const dispatch = <E extends Event.Event.Any>(event: E, params: Event.Event.Parameters<E>) =>
-    Effect.suspend(() => {
+  const dispatch = <E extends Event.Event.Any>(event: E, params: Event.Event.Parameters<E>) => {
+    const run = Effect.suspend((): Effect.Effect<EventResults<Event.Event.Result<E>>, DispatchError> => {
       const validation = validatorFor(event.parameters)(params)
       if (Either.isLeft(validation)) {
         return Effect.fail(
@@ -369,10 +370,16 @@ export const make: Effect.Effect<Service> = Effect.sync(() => {
         Effect.tap((results) =>
           handlers.after.length === 0 ? Effect.void : runAfter(handlers.after, event, params, results)
         )
-      )
-    }).pipe(
-      Effect.withSpan("EventBus.dispatch", { captureStackTrace: false, attributes: { event: event.name } })
-    ) as Effect.Effect<EventResults<Event.Event.Result<E>>, DispatchError>
+      ) as Effect.Effect<EventResults<Event.Event.Result<E>>, DispatchError>
+    })
+    // A span only when a tracer exports it: with nothing exporting, the span was most of a
+    // dispatch's cost (11.5 of 14 µs on the bench).
+    return Effect.withFiberRuntime<EventResults<Event.Event.Result<E>>, DispatchError>((fiber) =>
+      tracingExported(fiber)
+        ? Effect.withSpan(run, "EventBus.dispatch", { captureStackTrace: false, attributes: { event: event.name } })
+        : run
+    )
+  }
 
   return { register, dispatch }
 })

@@ -9,7 +9,8 @@
  *    the cancel content type), 408/429/5xx/timeouts/connection failures retried, 3xx and other
  *    4xx failed at once, redirects never followed, a connection the network policy refused
  *    (`NetworkPolicy`) failed at once;
- * 4. **retry** — `retrySchedule`: exponential from 1s, ×2, jittered ±20 %, each wait at most 1m,
+ * 4. **retry** — `retrySchedule`: exponential from 1s, ×2, jittered ±20 %, each wait at most 1m
+ *    (10m for an after-only webhook),
  *    at most `retries` retries, `Retry-After` honoured, never past the `backoff.timeout` deadline.
  *
  * A delivery never fails: its `Outcome` says what happened. Every delivery runs in a span
@@ -53,7 +54,19 @@ import { cancelContentType, contentType, userAgent } from "./WireContract.js"
 /** Response bodies are read up to this many bytes, never more. */
 export const maxResponseBytes: number = UndiciHttpClient.defaultMaxResponseBytes
 
-const maxWait = Duration.minutes(1)
+/**
+ * The longest wait between attempts: a webhook with a before event blocks that event while it
+ * waits, so 1m; an after-only webhook waits in the outbox holding nothing, so 10m, which lets its
+ * default 12 retries outlast a receiver's outage of half an hour.
+ */
+export const maxWait: { readonly before: Duration.Duration; readonly after: Duration.Duration } = {
+  before: Duration.minutes(1),
+  after: Duration.minutes(10)
+}
+
+/** The longest wait of a webhook's retries: `maxWait.before` if any of its events is a before one. */
+export const maxWaitOf = (webhook: { readonly events: ReadonlyArray<{ readonly preposition: string }> }): Duration.Duration =>
+  webhook.events.some((selector) => selector.preposition === "before") ? maxWait.before : maxWait.after
 
 /** What one delivery came to. */
 export type Outcome = Delivered | Cancelled | Failed
@@ -344,13 +357,17 @@ const transportFailure = (error: HttpClientError.HttpClientError): AttemptFailur
 
 /**
  * The waits of a webhook's retries, as a Schedule over attempt failures: exponential from 1s,
- * ×2, jittered ±20 % (from `Random`), each at most 1m, at most `retries` of them, only after a
- * retryable failure, `Retry-After` replacing the wait. No deadline: see `retrySchedule`.
+ * ×2, jittered ±20 % (from `Random`), each at most `longestWait` (1m; a sender uses `maxWaitOf`
+ * its webhook), at most `retries` of them, only after a retryable failure, `Retry-After`
+ * replacing the wait. No deadline: see `retrySchedule`.
  */
-export const retryPolicy = (backoff: Backoff): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
+export const retryPolicy = (
+  backoff: Backoff,
+  longestWait: Duration.DurationInput = maxWait.before
+): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
   Schedule.exponential(Duration.seconds(1), 2).pipe(
     Schedule.jittered,
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxWait)),
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, longestWait)),
     Schedule.intersect(Schedule.recurs(backoff.retries)),
     Schedule.intersect(Schedule.identity<AttemptFailure>()),
     Schedule.whileInput((failure: AttemptFailure) => failure.retryable),
@@ -364,8 +381,12 @@ export const retryPolicy = (backoff: Backoff): Schedule.Schedule<Duration.Durati
  * which no retry may start; a wait that would end past it stops the schedule. The engine steps
  * `retryPolicy` itself, one failure at a time, and checks the deadline the same way.
  */
-export const retrySchedule = (backoff: Backoff, deadline: number): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
-  retryPolicy(backoff).pipe(
+export const retrySchedule = (
+  backoff: Backoff,
+  deadline: number,
+  longestWait: Duration.DurationInput = maxWait.before
+): Schedule.Schedule<Duration.Duration, AttemptFailure> =>
+  retryPolicy(backoff, longestWait).pipe(
     Schedule.checkEffect((_, delay) =>
       Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(delay) <= deadline)
     )
@@ -415,27 +436,31 @@ export const makeSender = (
     // The project's client keeps the attempt's deadline itself; any other gets a race.
     const within = UndiciHttpClient.executeWithin(client)
     const clock = yield* Effect.clock
-    // The client's own span (and the trace headers it would add) only when the webhook opts
-    // into trace propagation, with its secret headers redacted in that span as authorization
-    // and cookie are. Fiber refs, set around what runs the attempts: the client combinators
-    // that do the same cost a wrapper per request.
+    // The client's span per attempt when a tracer exports (or the webhook opts into trace
+    // propagation), with the webhook's secret headers redacted in it as authorization and
+    // cookie are; the trace headers only for a webhook that opts in. Fiber refs, set around
+    // what runs the attempts: the client combinators that do the same cost a wrapper per request.
     const redactedNames = redactedHeaderNames(webhook)
+    const traced = <A, E, R>(effect: Effect.Effect<A, E, R>, propagate: boolean) =>
+      effect.pipe(
+        Effect.locally(HttpClient.currentTracerPropagation, propagate),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, () => false),
+        Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(redactedNames))
+      )
+    const untraced = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(
+        Effect.locally(HttpClient.currentTracerPropagation, false),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
+      )
     const tracing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       webhook.tracePropagation
-        ? effect.pipe(
-          Effect.locally(HttpClient.currentTracerPropagation, true),
-          Effect.locally(HttpClient.currentTracerDisabledWhen, () => false),
-          Effect.locallyWith(Headers.currentRedactedNames, Arr.appendAll(redactedNames))
-        )
-        : effect.pipe(
-          Effect.locally(HttpClient.currentTracerPropagation, false),
-          Effect.locally(HttpClient.currentTracerDisabledWhen, () => true)
-        )
+        ? traced(effect, true)
+        : Effect.withFiberRuntime<A, E, R>((fiber) => tracingExported(fiber) ? traced(effect, false) : untraced(effect))
     // The request every attempt starts from: built once, its headers copied once per attempt.
     const base = HttpClientRequest.post(webhook.target, { headers: staticHeaders(webhook) })
     const requestTimeout = Duration.toMillis(webhook.requestTimeout)
     const backoff = webhook.backoff
-    const policy = backoff === undefined ? undefined : retryPolicy(backoff)
+    const policy = backoff === undefined ? undefined : retryPolicy(backoff, maxWaitOf(webhook))
     const tags = { connector: options.connector ?? "webhooks", webhook: webhook.name }
     const outcomes = (preposition: string) => ({
       Delivered: Metrics.tagged(Metrics.deliveriesTotal, { ...tags, preposition, outcome: "delivered" }),
@@ -489,7 +514,17 @@ export const makeSender = (
       }
       const timeout = Math.min(requestTimeout, deadline - startedAt)
       const request = buildRequest(webhook, base, message, Math.floor(startedAt / 1000))
-      return Effect.matchEffect(exchange(request, timeout, startedAt), {
+      // The client span (the only span an attempt makes) says which delivery and which resend.
+      const exchanged = Effect.withFiberRuntime<AttemptSuccess, AttemptFailure>((fiber) =>
+        tracingExported(fiber)
+          ? Effect.annotateSpans(exchange(request, timeout, startedAt), {
+            webhook: webhook.name,
+            delivery_id: message.id,
+            ...(number > 1 ? { "http.request.resend_count": number - 1 } : {})
+          })
+          : exchange(request, timeout, startedAt)
+      )
+      return Effect.matchEffect(exchanged, {
         onSuccess: (success): Effect.Effect<AttemptResult> =>
           Effect.succeed({
             _tag: "Success",

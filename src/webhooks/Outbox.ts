@@ -24,6 +24,7 @@ import * as GoDuration from "../servo/GoDuration.js"
 import * as Delivery from "./Delivery.js"
 import * as Metrics from "./internal/metrics.js"
 import type * as OutboxStore from "./OutboxStore.js"
+import type * as WebhookConfig from "./WebhookConfig.js"
 
 export interface Options {
   /** The connector instance's name, in logs and metrics. */
@@ -44,6 +45,25 @@ export interface Intake {
   readonly closed: number
 }
 
+/**
+ * A webhook's circuit breaker: `closed` lets its deliveries through; `open` holds them (none is
+ * attempted) until `openUntil`; `half_open` lets one probe attempt through, whose outcome closes
+ * it or opens it again with the cooldown doubled (up to `longestCooldown`).
+ */
+export interface BreakerState {
+  readonly webhook: string
+  readonly status: "closed" | "open" | "half_open"
+  /** Consecutive failed attempts counted so far (closed). */
+  readonly failures: number
+  /** The wait of the current open period, or of the next one. */
+  readonly cooldown: Duration.Duration
+  /** Open: when the probe may start (epoch ms, on the engine's Clock). */
+  readonly openUntil: number | undefined
+}
+
+/** How long an open breaker waits at most, however many probes failed (unless its own cooldown is longer). */
+export const longestCooldown = Duration.minutes(10)
+
 export interface Outbox {
   /** Hands jobs to the store; never fails (a store error is logged and counted as overflow). */
   readonly offer: (jobs: ReadonlyArray<OutboxStore.NewJob>) => Effect.Effect<Intake>
@@ -54,6 +74,8 @@ export interface Outbox {
    * what is left is counted. Does nothing before shutdown.
    */
   readonly cutDrain: Effect.Effect<void>
+  /** The circuit breakers of the webhooks that have one, now. */
+  readonly breakers: Effect.Effect<ReadonlyArray<BreakerState>>
 }
 
 /** How many webhooks the shutdown warning names; the others are summed up. */
@@ -93,29 +115,165 @@ class Wakeups {
   }
 }
 
+/** A webhook's breaker as the engine keeps it (see `BreakerState`). */
+interface Breaker {
+  readonly config: WebhookConfig.Breaker
+  readonly longestCooldown: number
+  status: BreakerState["status"]
+  failures: number
+  cooldown: number
+  openUntil: number
+  /** Bumped on every change: an attempt's outcome counts only in the state it started in. */
+  generation: number
+  /** Half-open: the probe is in flight. */
+  probing: boolean
+  /** When it last opened, and last closed again (−∞: never). */
+  openedAt: number
+  closedAt: number
+}
+
+/** What an attempt says about its receiver's health: a retryable failure counts, a refusal (4xx) neither counts nor resets. */
+type Health = "up" | "down" | "neutral"
+
 /**
  * The engine's own state, with its methods as the only writers: whether intake is open, the
- * attempts in flight per webhook, the overflow not yet reported, and when the timekeeper wakes.
+ * attempts in flight per webhook, the webhooks' circuit breakers, the overflow not yet
+ * reported, and when the timekeeper wakes.
  */
 class EngineState {
   accepting = true
   private readonly inFlight = new Map<string, number>()
+  private readonly breakers = new Map<string, Breaker>()
   overflowSinceReport = 0
   lastOverflowReport = Number.NEGATIVE_INFINITY
   /** The due instant the timekeeper sleeps until (+∞: none). */
   wakeAt = Number.POSITIVE_INFINITY
 
-  constructor(private readonly maxInFlight: (webhook: string) => number) {}
-
-  /** How many more attempts of `webhook` may start now. */
-  readonly room = (webhook: string) => this.maxInFlight(webhook) - (this.inFlight.get(webhook) ?? 0)
-
-  started(webhook: string) {
-    this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 0) + 1)
+  constructor(
+    private readonly maxInFlight: (webhook: string) => number,
+    breakers: ReadonlyMap<string, WebhookConfig.Breaker>
+  ) {
+    for (const [webhook, config] of breakers) {
+      const cooldown = Duration.toMillis(config.cooldown)
+      this.breakers.set(webhook, {
+        config,
+        longestCooldown: Math.max(cooldown, Duration.toMillis(longestCooldown)),
+        status: "closed",
+        failures: 0,
+        cooldown,
+        openUntil: Number.POSITIVE_INFINITY,
+        generation: 0,
+        probing: false,
+        openedAt: Number.NEGATIVE_INFINITY,
+        closedAt: Number.NEGATIVE_INFINITY
+      })
+    }
   }
 
-  finished(webhook: string) {
+  /** How many more attempts of `webhook` may start now: none while its breaker is open, one probe when half-open. */
+  readonly room = (webhook: string) => {
+    const breaker = this.breakers.get(webhook)
+    if (breaker !== undefined && breaker.status !== "closed") {
+      return breaker.status === "half_open" && !breaker.probing ? 1 : 0
+    }
+    return this.maxInFlight(webhook) - (this.inFlight.get(webhook) ?? 0)
+  }
+
+  /**
+   * An attempt starts; returns the breaker generation its outcome belongs to, or −1 when it
+   * cannot count: a second attempt that slipped in while half-open (two workers claiming at
+   * once from a store that answers asynchronously) is made, but only the first one is the probe.
+   */
+  started(webhook: string): number {
+    this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 0) + 1)
+    const breaker = this.breakers.get(webhook)
+    if (breaker === undefined) return 0
+    if (breaker.status === "half_open") {
+      if (breaker.probing) return -1
+      breaker.probing = true
+    }
+    return breaker.generation
+  }
+
+  /** An attempt ended; returns the breaker's new state when this outcome changed it. */
+  finished(webhook: string, generation: number, health: Health, now: number): BreakerState | undefined {
     this.inFlight.set(webhook, this.inFlight.get(webhook)! - 1)
+    const breaker = this.breakers.get(webhook)
+    // An attempt that started before the last change (in flight when the breaker opened) says
+    // nothing about the receiver now.
+    if (breaker === undefined || breaker.generation !== generation || breaker.status === "open") return undefined
+    if (breaker.status === "half_open") {
+      breaker.probing = false
+      if (health === "up") return this.close(webhook, breaker, now)
+      if (health === "down") {
+        return this.open(webhook, breaker, Math.min(breaker.cooldown * 2, breaker.longestCooldown), now)
+      }
+      return undefined
+    }
+    if (health === "up") breaker.failures = 0
+    if (health !== "down") return undefined
+    breaker.failures++
+    return breaker.failures >= breaker.config.failures ? this.open(webhook, breaker, breaker.cooldown, now) : undefined
+  }
+
+  /** Open breakers whose cooldown has ended become half-open; returns them. */
+  halfOpen(now: number): Array<BreakerState> {
+    const changed: Array<BreakerState> = []
+    for (const [webhook, breaker] of this.breakers) {
+      if (breaker.status !== "open" || breaker.openUntil > now) continue
+      breaker.status = "half_open"
+      breaker.openUntil = Number.POSITIVE_INFINITY
+      breaker.probing = false
+      breaker.generation++
+      changed.push(this.viewOf(webhook, breaker))
+    }
+    return changed
+  }
+
+  /** When the first open breaker's cooldown ends (+∞: none is open). */
+  nextBreakerChange(): number {
+    let next = Number.POSITIVE_INFINITY
+    for (const breaker of this.breakers.values()) if (breaker.status === "open") next = Math.min(next, breaker.openUntil)
+    return next
+  }
+
+  /** Whether `webhook`'s breaker held its deliveries at some instant since `since`. */
+  heldByBreaker(webhook: string, since: number): boolean {
+    const breaker = this.breakers.get(webhook)
+    if (breaker === undefined || breaker.openedAt === Number.NEGATIVE_INFINITY) return false
+    return breaker.status !== "closed" || breaker.closedAt >= since
+  }
+
+  breakerStates(): Array<BreakerState> {
+    return [...this.breakers].map(([webhook, breaker]) => this.viewOf(webhook, breaker))
+  }
+
+  private open(webhook: string, breaker: Breaker, cooldown: number, now: number): BreakerState {
+    breaker.status = "open"
+    breaker.cooldown = cooldown
+    breaker.openUntil = now + cooldown
+    breaker.openedAt = now
+    breaker.generation++
+    return this.viewOf(webhook, breaker)
+  }
+
+  private close(webhook: string, breaker: Breaker, now: number): BreakerState {
+    breaker.status = "closed"
+    breaker.failures = 0
+    breaker.cooldown = Duration.toMillis(breaker.config.cooldown)
+    breaker.closedAt = now
+    breaker.generation++
+    return this.viewOf(webhook, breaker)
+  }
+
+  private viewOf(webhook: string, breaker: Breaker): BreakerState {
+    return {
+      webhook,
+      status: breaker.status,
+      failures: breaker.failures,
+      cooldown: Duration.millis(breaker.cooldown),
+      openUntil: breaker.status === "open" ? breaker.openUntil : undefined
+    }
   }
 
   overflowed(count: number, now: number): number | undefined {
@@ -147,7 +305,10 @@ export const make = (
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const drainTimeout = Duration.decode(options.drainTimeout)
-    const state = new EngineState((webhook) => senders.has(webhook) ? options.maxInFlight(webhook) : 0)
+    const state = new EngineState(
+      (webhook) => senders.has(webhook) ? options.maxInFlight(webhook) : 0,
+      new Map([...senders].flatMap(([name, sender]) => sender.webhook.breaker === undefined ? [] : [[name, sender.webhook.breaker] as const]))
+    )
     const wakeups = new Wakeups(options.workers)
     const annotate = Effect.annotateLogs({ connector: options.connector })
 
@@ -157,11 +318,16 @@ export const make = (
       return [webhook, {
         enqueued: Metrics.tagged(Metrics.outboxTotal, tags("enqueued")),
         overflowed: Metrics.tagged(Metrics.outboxTotal, tags("overflowed")),
-        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned"))
+        abandoned: Metrics.tagged(Metrics.outboxTotal, tags("abandoned")),
+        depth: Metrics.tagged(Metrics.outboxDepth, { connector: options.connector, webhook })
       }] as const
     }))
-    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) =>
-      counters.get(webhook)?.[outcome].unsafeUpdate(by, [])
+    // The depth follows the counts: up when enqueued, down when finished or abandoned.
+    const count = (webhook: string, outcome: "enqueued" | "overflowed" | "abandoned", by = 1) => {
+      const counter = counters.get(webhook)
+      counter?.[outcome].unsafeUpdate(by, [])
+      if (outcome !== "overflowed") counter?.depth.unsafeModify(outcome === "enqueued" ? by : -by, [])
+    }
 
     // Done when intake has stopped and nothing is pending, or when the drain is cut short.
     const drained = yield* Deferred.make<void>()
@@ -245,18 +411,62 @@ export const make = (
         // Only a durable store can hold a job whose webhook this config does not have.
         return store.fail(job, undefined, `no webhook named ${job.webhook} in this config`)
       }
-      state.started(job.webhook)
+      const heldPastDeadline = failHeldPastDeadline(job, sender)
+      if (heldPastDeadline !== undefined) return heldPastDeadline
+      const generation = state.started(job.webhook)
       let attempt = sender.attempt(job, job.attempts + 1, job.deadline)
       const span = spans.get(job.id)
       if (span !== undefined) attempt = Effect.withParentSpan(attempt, span)
-      if (sender.webhook.tracePropagation) attempt = sender.tracing(attempt)
+      // The attempt's client span when the delivery has one, its trace headers when opted into.
+      if (span !== undefined || sender.webhook.tracePropagation) attempt = sender.tracing(attempt)
       return attempt.pipe(
         Effect.flatMap((result) => {
-          state.finished(job.webhook)
-          return record(job, sender, result)
+          const health = result._tag === "Success" ? "up" : result.failure.retryable ? "down" : "neutral"
+          const changed = state.finished(job.webhook, generation, health, clock.unsafeCurrentTimeMillis())
+          const recorded = record(job, sender, result)
+          return changed === undefined ? recorded : Effect.zipRight(breakerChanged(changed), recorded)
         }),
         Effect.zipRight(checkDrained)
       )
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Circuit breakers: while a webhook's is open the claims skip it (its room is 0); the
+    // timekeeper wakes when the cooldown ends and makes it half-open (room for one probe).
+    // -------------------------------------------------------------------------------------------
+    const breakerGauges = new Map(
+      state.breakerStates().map(({ webhook }) => [webhook, Metrics.tagged(Metrics.breakerState, { connector: options.connector, webhook })] as const)
+    )
+    for (const gauge of breakerGauges.values()) gauge.unsafeUpdate(Metrics.breakerStateValue.closed, [])
+
+    const breakerChanged = (breaker: BreakerState) =>
+      Effect.suspend(() => {
+        breakerGauges.get(breaker.webhook)?.unsafeUpdate(Metrics.breakerStateValue[breaker.status], [])
+        const cooldown = GoDuration.format(breaker.cooldown)
+        const line = breaker.status === "open"
+          ? `circuit breaker open: deliveries wait ${cooldown}, then one probe attempt decides`
+          : breaker.status === "half_open"
+          ? "circuit breaker half-open: the next attempt is a probe"
+          : "circuit breaker closed: the probe was delivered"
+        if (breaker.status === "open") arm(breaker.openUntil!)
+        // Closed: everything held may go now, as many at once as the webhook's share allows.
+        if (breaker.status !== "open") wakeups.wake(breaker.status === "closed" ? options.workers : 1)
+        // Opening is what an operator must see; the probe and the closing are news.
+        const log = breaker.status === "open" ? Effect.logWarning(line) : Effect.logInfo(line)
+        return log.pipe(annotate, Effect.annotateLogs({ webhook: breaker.webhook }))
+      })
+
+    /**
+     * A job claimed past its deadline after the breaker held it is failed without an attempt,
+     * saying so. While a breaker is open nothing of its webhook is claimed, so such a job fails
+     * when the cooldown ends (a probe's room is not used up by it): at most one cooldown late.
+     */
+    const failHeldPastDeadline = (job: OutboxStore.Job, sender: Delivery.Sender) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (job.deadline > now || !state.heldByBreaker(job.webhook, job.dueAt)) return undefined
+      const reason = `${job.lastError === undefined ? "not attempted" : job.lastError} (the delivery's deadline passed while the circuit breaker was open)`
+      const outcome: Delivery.Failed = { _tag: "Failed", reason, attempts: job.attempts, duration: Duration.millis(now - job.createdAt) }
+      return Effect.zipRight(store.fail(job, undefined, reason), finish(job, sender, outcome)).pipe(Effect.zipRight(checkDrained))
     }
 
     // -------------------------------------------------------------------------------------------
@@ -282,6 +492,7 @@ export const make = (
       Effect.zipRight(
         sender.finish(job, outcome),
         Effect.suspend(() => {
+          counters.get(job.webhook)?.depth.unsafeModify(-1, [])
           const span = spans.get(job.id)
           if (span === undefined) return Effect.void
           spans.delete(job.id)
@@ -317,13 +528,15 @@ export const make = (
     }
     const timekeeper: Effect.Effect<void> = Effect.gen(function*() {
       const now = clock.unsafeCurrentTimeMillis()
+      for (const breaker of state.halfOpen(now)) yield* breakerChanged(breaker)
       wakeups.wake(options.workers)
       rearm = Deferred.unsafeMake<void>(FiberId.none)
       const due = yield* store.nextDueAfter(now).pipe(Effect.orElseSucceed(() => now + Duration.toMillis(storeErrorPause)))
       // A store shared with other processes is looked at again at least every poll interval.
       const poll = store.pollInterval === undefined ? undefined : now + Duration.toMillis(store.pollInterval)
-      const next = due === undefined ? poll : poll === undefined ? due : Math.min(due, poll)
-      state.wakeAt = next ?? Number.POSITIVE_INFINITY
+      const soonest = Math.min(due ?? Number.POSITIVE_INFINITY, poll ?? Number.POSITIVE_INFINITY, state.nextBreakerChange())
+      const next = soonest === Number.POSITIVE_INFINITY ? undefined : soonest
+      state.wakeAt = soonest
       if (next === undefined) return yield* Deferred.await(rearm)
       yield* Effect.raceFirst(Effect.sleep(next - now), Deferred.await(rearm))
     }).pipe(Effect.forever)
@@ -403,6 +616,7 @@ export const make = (
     return {
       offer,
       pending,
-      cutDrain: Effect.suspend(() => state.accepting ? Effect.void : Deferred.succeed(drained, undefined))
+      cutDrain: Effect.suspend(() => state.accepting ? Effect.void : Deferred.succeed(drained, undefined)),
+      breakers: Effect.sync(() => state.breakerStates())
     }
   })

@@ -274,6 +274,15 @@ const ATTR_URL_FULL = "url.full"
 const ATTR_URL_PATH = "url.path"
 const ATTR_URL_SCHEME = "url.scheme"
 const ATTR_URL_QUERY = "url.query"
+const ATTR_ERROR_TYPE = "error.type"
+
+const errorType = (error: HttpClientError.HttpClientError): string => {
+  const cause = error.cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+  return code ?? error.reason
+}
 
 /**
  * A client over a dispatcher you own. Throws a `RangeError` on invalid options.
@@ -354,8 +363,9 @@ export const makeWithDispatcher = (
       { kind: "client", captureStackTrace: false },
       (span) => {
         span.attribute(ATTR_HTTP_REQUEST_METHOD, request.method)
-        span.attribute(ATTR_SERVER_ADDRESS, url.origin)
-        if (url.port !== "") span.attribute(ATTR_SERVER_PORT, +url.port)
+        // The host alone, as the HTTP conventions say (the origin was not).
+        span.attribute(ATTR_SERVER_ADDRESS, url.hostname.replace(/^\[(.*)\]$/, "$1"))
+        span.attribute(ATTR_SERVER_PORT, url.port !== "" ? +url.port : url.protocol === "https:" ? 443 : 80)
         // Query values and userinfo may be credentials: spans show their names only.
         const shown = url.search === "" && url.username === "" && url.password === "" ? url.href : redactUrl(url)
         span.attribute(ATTR_URL_FULL, shown)
@@ -371,8 +381,11 @@ export const makeWithDispatcher = (
           ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))
           : request
         return Effect.withParentSpan(send(sent, url, timeoutMs), span).pipe(
+          // error.type: the status of a 4xx/5xx answer, the error's code (or reason) otherwise.
+          Effect.tapError((error) => Effect.sync(() => span.attribute(ATTR_ERROR_TYPE, errorType(error)))),
           Effect.tap((response) => {
             span.attribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.status)
+            if (response.status >= 400) span.attribute(ATTR_ERROR_TYPE, String(response.status))
             const responseHeaders = Headers.redact(response.headers, redactedNames)
             for (const name in responseHeaders) {
               span.attribute(ATTR_HTTP_RESPONSE_HEADER(name), String(responseHeaders[name]))

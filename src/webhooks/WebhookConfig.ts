@@ -85,6 +85,10 @@ export interface WebhookConfig {
   readonly on_failure: "ignore" | "cancel"
   readonly backoff: Backoff | false
   readonly trace_propagation: boolean
+  /** After attempts in flight at most; absent: the connector's default (half its workers). */
+  readonly max_in_flight?: number
+  /** The circuit breaker of after deliveries; absent: `defaults.breaker`; `false`: none. */
+  readonly breaker?: Breaker | false
   /**
    * Where the entry sits in the section when it is not at `[index]` (`["hooks", 2]` in the
    * mapping form); `resolve` reports problems there.
@@ -130,6 +134,18 @@ export interface Backoff {
 }
 
 /**
+ * A webhook's circuit breaker: after `failures` consecutive failed attempts its after deliveries
+ * wait `cooldown` (doubling on each failed probe, up to 10 minutes), then one probe decides.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Breaker {
+  readonly failures: number
+  readonly cooldown: Duration.Duration
+}
+
+/**
  * The Schema of the `webhooks:` list, for an assembly's events.
  *
  * @since 0.1.0
@@ -155,7 +171,11 @@ export const parseSelector: (input: string, events: Event.Registry) => Either.Ei
  */
 export const defaults: {
   readonly requestTimeout: Duration.Duration
+  /** A before webhook's (and an entry's with a before event): short, as it blocks the event. */
   readonly backoff: Backoff
+  /** An after webhook's: long enough to outlast a receiver's outage. */
+  readonly afterBackoff: Backoff
+  readonly breaker: Breaker
 } = configSchema.defaults
 
 /**
@@ -193,6 +213,10 @@ export interface Webhook {
   /** Absent: one attempt, never retried (`backoff: false`). */
   readonly backoff?: Backoff
   readonly tracePropagation: boolean
+  /** After attempts in flight at most; absent: the connector's default. */
+  readonly maxInFlight?: number
+  /** Absent: no circuit breaker. */
+  readonly breaker?: Breaker
   readonly tls?: Tls
   /** Absent: a direct connection. */
   readonly proxy?: Proxy
@@ -420,7 +444,9 @@ const resolveOne = (config: WebhookConfig, at: string, environment: ProxyEnviron
     const {
       authentication: _,
       backoff,
+      breaker,
       headers: __,
+      max_in_flight,
       http2,
       network,
       on_failure,
@@ -442,6 +468,8 @@ const resolveOne = (config: WebhookConfig, at: string, environment: ProxyEnviron
       onFailure: on_failure,
       ...(backoff === false ? {} : { backoff }),
       tracePropagation: trace_propagation,
+      ...(max_in_flight === undefined ? {} : { maxInFlight: max_in_flight }),
+      ...(breaker === false ? {} : { breaker: breaker ?? defaults.breaker }),
       ...(tlsSettings === undefined ? {} : { tls: tlsSettings }),
       ...(proxy === undefined ? {} : { proxy }),
       ...(http2 === true ? { http2 } : {}),

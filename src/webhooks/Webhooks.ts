@@ -6,8 +6,10 @@
  *   cancels wins (the others are interrupted) and the event fails with `CancelEventError`. A
  *   delivery that fails cancels the event only with `on_failure: cancel`.
  * - **after** webhooks go to a bounded outbox delivered with at most `workers` attempts in flight
- *   (a delivery waiting to retry holds no slot), so `dispatch` returns without waiting for
- *   receivers. When the outbox is full the delivery is dropped, counted and logged — never a
+ *   (a delivery waiting to retry holds no slot), a webhook at most its `max_in_flight` of them
+ *   (default half the workers), so `dispatch` returns without waiting for receivers and a hung
+ *   receiver cannot stall the others. A webhook's circuit breaker (`breaker`) holds its
+ *   deliveries after consecutive failed attempts, then lets one probe decide. When the outbox is full the delivery is dropped, counted and logged — never a
  *   crash, never an unbounded heap.
  * - **shutdown** (the Layer's scope closing): intake stops, the outbox drains within
  *   `drainTimeout`, and whatever is left is logged, per webhook, as abandoned.
@@ -25,8 +27,9 @@
  *
  * Counts are Effect `Metric`s tagged with the connector's `name` and the webhook:
  * `servo_webhooks_deliveries_total{outcome}`, `servo_webhooks_attempts_total`,
- * `servo_webhooks_delivery_duration_ms` and `servo_webhooks_outbox_total{outcome}`
- * (`enqueued`, `overflowed`, `abandoned`); `stats` sums them for this instance.
+ * `servo_webhooks_delivery_duration_ms`, `servo_webhooks_outbox_total{outcome}`
+ * (`enqueued`, `overflowed`, `abandoned`) and the gauge `servo_webhooks_breaker_state` (0 closed,
+ * 1 open, 2 half-open); `stats` sums the counters for this instance, `breakers` reads the breakers.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
@@ -62,6 +65,8 @@ export interface Service {
    * signal during shutdown). Does nothing before shutdown has begun.
    */
   readonly endDrain: Effect.Effect<void>
+  /** The circuit breakers of the webhooks that have one (after deliveries), as they stand now. */
+  readonly breakers: Effect.Effect<ReadonlyArray<Outbox.BreakerState>>
 }
 
 /**
@@ -99,7 +104,10 @@ export interface Options {
   readonly workers?: number
   /** How long shutdown waits for the outbox to drain. Default 10s. */
   readonly drainTimeout?: Duration.DurationInput
-  /** Attempts of one webhook in flight at most. Default: `workers`. */
+  /**
+   * Attempts of one webhook in flight at most, for webhooks that set no `max_in_flight`.
+   * Default: half the workers, at least 1 (`defaultMaxInFlight`).
+   */
   readonly maxInFlight?: number
   /** Names the config in errors. Default `servo.yaml`. */
   readonly source?: string
@@ -114,6 +122,14 @@ export const defaults: {
   workers: 16,
   drainTimeout: Duration.seconds(10)
 } as const
+
+/**
+ * A webhook's share of the workers when it sets no `max_in_flight`: half of them, at least one.
+ * A receiver that hangs then holds at most half the attempt slots, and the others keep the rest;
+ * a healthy webhook is held to the same share whether or not another one hangs, so its pace does
+ * not depend on its neighbours.
+ */
+export const defaultMaxInFlight = (workers: number): number => Math.max(1, Math.floor(workers / 2))
 
 /**
  * Senders for resolved webhooks, each on its own transport (TLS, proxy, HTTP/2, network policy)
@@ -168,12 +184,13 @@ export const make = (
       Effect.flatMap((found) => found._tag === "Some" ? Effect.succeed(found.value) : OutboxStore.makeMemory({ capacity }))
     )
     const workers = options.workers ?? defaults.workers
-    const maxInFlight = options.maxInFlight ?? workers
-    const outbox = yield* Outbox.make(store, new Map(senders.map((sender) => [sender.webhook.name, sender])), {
+    const sharedMaxInFlight = options.maxInFlight ?? defaultMaxInFlight(workers)
+    const byName = new Map(senders.map((sender) => [sender.webhook.name, sender]))
+    const outbox = yield* Outbox.make(store, byName, {
       connector: name,
       workers,
       drainTimeout,
-      maxInFlight: () => maxInFlight
+      maxInFlight: (webhook) => byName.get(webhook)?.webhook.maxInFlight ?? sharedMaxInFlight
     })
     const clock = yield* Effect.clock
 
@@ -293,7 +310,7 @@ export const make = (
       after: { ...since(now.after, baseline.after), pending }
     }))
 
-    return { name, webhooks, stats, endDrain: outbox.cutDrain } satisfies Service
+    return { name, webhooks, stats, endDrain: outbox.cutDrain, breakers: outbox.breakers } satisfies Service
   })
 
 /**

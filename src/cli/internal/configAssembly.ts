@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Connector from "../../servo/Connector.js"
 import * as Servo from "../../servo/Servo.js"
 import * as Simulator from "../../servo/Simulator.js"
+import * as Telemetry from "../../servo/Telemetry.js"
 import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 
 const webhooks = Connector.make({
@@ -17,4 +18,4 @@ const webhooks = Connector.make({
   layer: () => Layer.die(new Error("the config-only webhooks connector cannot run; use Webhooks.connector"))
 })
 
-export const assembly = Servo.assembly([Simulator.connector, webhooks])
+export const assembly = Servo.assembly([Simulator.connector, webhooks, Telemetry.connector])

@@ -51,5 +51,16 @@ const listedWith = (webhook: WebhookConfig.WebhookConfig, environmentProxy: stri
   request_timeout: GoDuration.format(webhook.request_timeout),
   on_failure: webhook.on_failure,
   headers: webhook.headers.map((header) => header.name),
-  transport: transportOf(webhook, environmentProxy)
+  transport: transportOf(webhook, environmentProxy),
+  max_in_flight: webhook.max_in_flight ?? null,
+  breaker: breakerOf(webhook.breaker)
 })
+
+const breakerOf = (breaker: WebhookConfig.WebhookConfig["breaker"]): Listed["breaker"] => {
+  if (breaker === false) return false
+  const { cooldown, failures } = breaker ?? WebhookConfig.defaults.breaker
+  return { failures, cooldown: GoDuration.format(cooldown) }
+}
+
+/** The breaker a webhook gets when its config says nothing, as `list` shows it. */
+export const defaultBreaker = breakerOf(undefined) as Exclude<Listed["breaker"], false>

@@ -17,11 +17,23 @@ import type * as NetworkPolicy from "../NetworkPolicy.js"
 import type * as WebhookConfig from "../WebhookConfig.js"
 import * as Addresses from "./addresses.js"
 
-/** Timeouts and retries a webhook gets when its config says nothing. */
+/**
+ * Timeouts and retries a webhook gets when its config says nothing. `backoff` is a before
+ * webhook's (it blocks its event: short); `afterBackoff` an after webhook's, which waits in the
+ * outbox holding nothing and so can outlast a receiver's outage: 12 retries, waits capped at 10m,
+ * span 34–40 minutes of waiting; the 24h deadline leaves room for a `Retry-After`. An entry with
+ * both before and after events gets the before default (a before hook must stay short).
+ */
 export const defaults = {
   requestTimeout: Duration.seconds(10),
-  backoff: { retries: 3, timeout: Duration.minutes(5) }
+  backoff: { retries: 3, timeout: Duration.minutes(5) },
+  afterBackoff: { retries: 12, timeout: Duration.hours(24) },
+  breaker: { failures: 10, cooldown: Duration.seconds(30) }
 } as const
+
+/** The backoff default of a webhook with these selectors: a before event makes it short. */
+export const defaultBackoff = (selectors: ReadonlyArray<{ readonly preposition: string }>): WebhookConfig.Backoff =>
+  selectors.some((selector) => selector.preposition === "before") ? defaults.backoff : defaults.afterBackoff
 
 /**
  * The longest durations a config may give: a duration's text can spell any number (`1` and 400
@@ -29,7 +41,8 @@ export const defaults = {
  */
 export const limits = {
   requestTimeout: Duration.hours(1),
-  backoffTimeout: Duration.days(7)
+  backoffTimeout: Duration.days(7),
+  breakerCooldown: Duration.hours(1)
 } as const
 
 // ---------------------------------------------------------------------------------------------
@@ -535,13 +548,18 @@ const Retries = Schema.Number.annotations({ message: says("expected a whole numb
   })
 ).annotations({ title: "retries", description: "Retries after the first attempt", examples: [3] })
 
+// A field left out takes the webhook's default, which depends on its events (`defaultBackoff`):
+// the section's decode fills it in, where the events are known.
 const BackoffFields = Schema.Struct({
-  retries: Schema.optionalWith(Retries, { exact: true, default: () => defaults.backoff.retries }),
+  retries: Schema.optionalWith(Retries, { exact: true }),
   timeout: Schema.optionalWith(
     BoundedDuration(limits.backoffTimeout, "Deadline of the whole delivery, waits included"),
-    { exact: true, default: () => defaults.backoff.timeout }
+    { exact: true }
   )
 })
+
+/** A backoff as given: `true` and left-out fields stand for the webhook's defaults. */
+type GivenBackoff = Partial<WebhookConfig.Backoff> | false
 
 const Backoff = Schema.transform(
   Schema.Union(forShape(Schema.Boolean, (u) => !isRecord(u)), forShape(BackoffFields, isRecord)).annotations({
@@ -550,16 +568,62 @@ const Backoff = Schema.transform(
         ? innerMessages
         : { message: "expected false (send once) or { retries, timeout }", override: true }
   }),
-  Schema.Any as Schema.Schema<WebhookConfig.Backoff | false>,
+  Schema.Any as Schema.Schema<GivenBackoff>,
   {
     strict: true,
-    decode: (backoff) => backoff === false ? false : backoff === true ? defaults.backoff : backoff,
+    decode: (backoff) => backoff === false ? false : backoff === true ? {} : backoff,
     encode: (backoff) => backoff
   }
 ).annotations({
   title: "backoff",
-  description: "Retries and the delivery deadline, or false to send once (true: the defaults, 3 retries within 5m)",
-  examples: [{ retries: 3, timeout: Duration.minutes(5) }, false]
+  description:
+    "Retries and the delivery deadline, or false to send once. Default (true): after webhooks 12 retries within 24h, waits up to 10m; before webhooks (and entries with a before event) 3 retries within 5m, waits up to 1m",
+  examples: [{ retries: 12, timeout: Duration.hours(24) }, false]
+})
+
+const PositiveCount = (what: string) =>
+  Schema.Number.annotations({ message: says(`expected a whole number of ${what} (1 or more)`) }).pipe(
+    Schema.filter((n) => Number.isInteger(n) && n >= 1 ? undefined : `expected a whole number of ${what} (1 or more), got ${n}`, {
+      jsonSchema: { type: "integer", minimum: 1 }
+    })
+  )
+
+const MaxInFlight = PositiveCount("attempts").annotations({
+  title: "max_in_flight",
+  description:
+    "Attempts of this webhook's after deliveries in flight at most, so a slow receiver holds only its share of the workers (default: half the workers, at least 1)",
+  examples: [4]
+})
+
+const BreakerFields = Schema.Struct({
+  failures: Schema.optionalWith(
+    PositiveCount("failures").annotations({ description: "Consecutive failed attempts that open the breaker (default 10)" }),
+    { exact: true, default: () => defaults.breaker.failures }
+  ),
+  cooldown: Schema.optionalWith(
+    BoundedDuration(limits.breakerCooldown, "How long an open breaker waits before one probe attempt (default 30s), doubling on each failed probe up to 10m"),
+    { exact: true, default: () => defaults.breaker.cooldown }
+  )
+})
+
+const Breaker = Schema.transform(
+  Schema.Union(forShape(Schema.Boolean, (u) => !isRecord(u)), forShape(BreakerFields, isRecord)).annotations({
+    message: (issue) =>
+      isRecord(issue.actual)
+        ? innerMessages
+        : { message: "expected false (no breaker) or { failures, cooldown }", override: true }
+  }),
+  Schema.Any as Schema.Schema<WebhookConfig.Breaker | false>,
+  {
+    strict: true,
+    decode: (breaker) => breaker === false ? false : breaker === true ? defaults.breaker : breaker,
+    encode: (breaker) => breaker
+  }
+).annotations({
+  title: "breaker",
+  description:
+    "Circuit breaker of after deliveries: after `failures` consecutive failed attempts the webhook's deliveries wait `cooldown`, then one probe decides; false turns it off (default { failures: 10, cooldown: 30s })",
+  examples: [{ failures: 10, cooldown: Duration.seconds(30) }, false]
 })
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
@@ -609,7 +673,10 @@ const Entry = (events: Event.Registry) => {
       }),
       { exact: true, default: () => "ignore" as const }
     ),
-    backoff: Schema.optionalWith(Backoff, { exact: true, default: () => defaults.backoff }),
+    backoff: Schema.optionalWith(Backoff, { exact: true, default: () => ({}) }),
+    max_in_flight: Schema.optionalWith(MaxInFlight, { exact: true }),
+    // Left out: the default breaker, applied when the webhook is resolved.
+    breaker: Schema.optionalWith(Breaker, { exact: true }),
     trace_propagation: Schema.optionalWith(
       Schema.Boolean.annotations({ message: says("expected true or false"), description: "Send W3C traceparent with each delivery" }),
       { exact: true, default: () => false }
@@ -761,11 +828,13 @@ export const WebhooksConfig = (events: Event.Registry): Schema.Schema<ReadonlyAr
               )
             } else names.set(hook.name, i)
           }
-          const { event, events: selectors, name, ...rest } = entry as EntryType
+          const { backoff, event, events: selectors, name, ...rest } = entry as EntryType
+          const merged = dedupe(selectors ?? (event === undefined ? [] : [event]))
           return {
-            ...(rest as Omit<EntryType, "event" | "events" | "name">),
+            ...(rest as Omit<EntryType, "event" | "events" | "name" | "backoff">),
             name: name ?? defaultName(i),
-            events: dedupe(selectors ?? (event === undefined ? [] : [event])),
+            events: merged,
+            backoff: backoff === false ? false : { ...defaultBackoff(merged), ...backoff },
             ...(mapping ? { path: [...base, i] } : {})
           } as WebhookConfig.WebhookConfig
         })

@@ -39,6 +39,19 @@ export const outboxTotal = MetricKey.counter("servo_webhooks_outbox_total", {
   incremental: true
 })
 
+/** @internal */
+export const outboxDepth = MetricKey.gauge("servo_webhooks_outbox_depth", {
+  description: "After deliveries in the outbox, pending or in flight, per webhook (this process's view)"
+})
+
+/** @internal */
+export const breakerState = MetricKey.gauge("servo_webhooks_breaker_state", {
+  description: "A webhook's circuit breaker: 0 closed, 1 open, 2 half-open (one probe attempt decides)"
+})
+
+/** The gauge value of each breaker state. */
+export const breakerStateValue = { closed: 0, open: 1, half_open: 2 } as const
+
 /** The metric of a key with these tags; make it once, update it often. */
 export const tagged = <Type extends MetricKeyType.MetricKeyType<any, any>>(
   key: MetricKey.MetricKey<Type>,
