@@ -38,7 +38,8 @@ const valid = (config: unknown) => validate(config) ? "valid" : JSON.stringify(v
 const readmeConfigs = (): ReadonlyArray<readonly [string, unknown]> => {
   const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8")
   const blocks = [...readme.matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((match) => match[1]!)
-  return blocks.map((text, i) => {
+  // A block of comments only (the yaml-language-server line) holds no config.
+  return blocks.filter((text) => YAML.parse(text) !== null).map((text, i) => {
     const parsed: unknown = YAML.parse(text)
     const name = `block ${i + 1}: ${text.split("\n")[0]!.trim()}`
     if (Array.isArray(parsed)) return [name, { webhooks: parsed }] as const

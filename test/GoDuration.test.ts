@@ -24,6 +24,46 @@ describe("GoDuration", () => {
     expect(Either.getLeft(result).pipe((o) => o._tag === "Some" ? o.value : "")).toMatch(/expected a duration/)
   })
 
+  describe("bounded by Go's largest duration, 2562047h47m16.854775807s (about 292 years)", () => {
+    const huge = "1" + "0".repeat(400) + "h"
+    it.each([
+      ["1 and 400 zeros, h (Infinity as a number)", huge],
+      ["2562048h", "2562048h"],
+      ["2562047h47m17s", "2562047h47m17s"],
+      ["9223372036854776us", "9223372036854776us"],
+      ["1 and 30 zeros, h", "1" + "0".repeat(30) + "h"],
+      ["300 × 10000h (each fine, the sum too large)", "10000h".repeat(300)]
+    ])("refuses %s with one line that does not repeat all of it", (_, input) => {
+      const result = GoDuration.parse(input)
+      expect(Either.isLeft(result)).toBe(true)
+      const message = Either.getLeft(result).pipe((o) => o._tag === "Some" ? o.value : "")
+      expect(message).toMatch(/^expected a duration of at most 2562047h47m16\.854775807s \(about 292 years\), got "/)
+      expect(message).not.toContain("\n")
+      expect(message.length).toBeLessThan(160)
+    })
+
+    it.each(["2562047h", "2562047h47m16s", "2562047h47m16.854s"])("accepts %s", (input) => {
+      expect(Either.isRight(GoDuration.parse(input))).toBe(true)
+    })
+
+    it("exceedsMax tells a duration too long from one unreadable", () => {
+      expect(GoDuration.exceedsMax(huge)).toBe(true)
+      expect(GoDuration.exceedsMax("2562048h")).toBe(true)
+      expect(GoDuration.exceedsMax("2562047h")).toBe(false)
+      expect(GoDuration.exceedsMax("soon")).toBe(false)
+    })
+
+    it("never decodes to an infinite Duration, through the Schema either", () => {
+      expect(() => Schema.decodeUnknownSync(GoDuration.GoDuration)(huge)).toThrow(/at most 2562047h47m16\.854775807s/)
+    })
+
+    it("an unreadable input is not repeated whole either", () => {
+      const message = Either.getLeft(GoDuration.parse("x".repeat(10_000))).pipe((o) => o._tag === "Some" ? o.value : "")
+      expect(message).toMatch(/^expected a duration such as 500ms/)
+      expect(message.length).toBeLessThan(200)
+    })
+  })
+
   it.each([
     [Duration.minutes(165), "2h45m"],
     [Duration.millis(500), "500ms"],

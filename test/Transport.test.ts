@@ -303,6 +303,37 @@ describe("Transport: proxies", () => {
     }))
 })
 
+describe("Transport: a proxy that refuses the tunnel", () => {
+  it.scopedLive("407 is a final \"proxy authentication required (407)\", for http and https targets, never retried", () =>
+    Effect.gen(function*() {
+      const proxy = yield* connectProxy("me:PROXY-PASS")
+      const plain = yield* receiver(ok)
+      const secure = yield* httpsServer(pki.server)
+      const viaProxy = { proxy: proxy.url("me:wrong"), backoff: { retries: 2 } }
+      const http = yield* deliver({ target: `http://plain.test:${plain.port}/hook`, ...viaProxy })
+      const https = yield* deliver({ target: `https://localhost:${secure.port}/hook`, tls: { ca: pki.ca }, ...viaProxy })
+      const withoutCredentials = yield* deliver({ target: `http://plain.test:${plain.port}/hook`, proxy: proxy.url(), backoff: { retries: 2 } })
+      for (const outcome of [http, https, withoutCredentials]) {
+        expect(outcome).toMatchObject({ _tag: "Failed", attempts: 1, reason: "proxy authentication required (407)" })
+      }
+      expect(proxy.tunnels).toHaveLength(3)
+      expect(plain.requests).toHaveLength(0)
+      expect(secure.hits).toHaveLength(0)
+    }))
+
+  it.scopedLive("another refusal names the proxy's status: 403 is final, 502 is retried", () =>
+    Effect.gen(function*() {
+      const forbidding = yield* connectProxy(undefined, { refuseWith: 403 })
+      const failing = yield* connectProxy(undefined, { refuseWith: 502 })
+      const target = "http://plain.test:9/hook"
+      const forbidden = yield* deliver({ target, proxy: forbidding.url(), backoff: { retries: 1 } })
+      expect(forbidden).toMatchObject({ _tag: "Failed", attempts: 1, reason: "the proxy refused the tunnel (HTTP 403)" })
+      const badGateway = yield* deliver({ target, proxy: failing.url(), backoff: { retries: 1 } })
+      expect(badGateway).toMatchObject({ _tag: "Failed", attempts: 2 })
+      expect((badGateway as Delivery.Failed).reason).toMatch(/^the proxy refused the tunnel \(HTTP 502\)/)
+    }))
+})
+
 describe("Transport: HTTP/2", () => {
   it.scopedLive("http2: true negotiates h2 over TLS (ALPN); the default stays HTTP/1.1", () =>
     Effect.gen(function*() {

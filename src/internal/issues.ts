@@ -31,13 +31,29 @@ export interface Issue extends ConfigIssue {
 }
 
 /**
- * Every issue of a parse error, in the order the Schema met them. An optional field's
- * "Expected undefined" alternative is dropped: no YAML or JSON input holds `undefined`, so it
- * only repeats the real problem. So is a union member that does not apply (`otherAlternative`).
+ * The most problems reported for one config; the rest are counted. A file of 130,000 wrong
+ * entries is better told by its first hundred (and printing them all overflowed the stack).
+ */
+export const maxIssues = 100
+
+/** The first {@link maxIssues} issues, then one that counts the others (`and 129900 more problems`). */
+export const capIssues = <I extends ConfigIssue>(issues: ReadonlyArray<I>, more: (issue: ConfigIssue) => I): Array<I> =>
+  issues.length <= maxIssues
+    ? [...issues]
+    : [...issues.slice(0, maxIssues), more({ path: "", message: `and ${issues.length - maxIssues} more problem${issues.length - maxIssues === 1 ? "" : "s"}` })]
+
+/**
+ * The issues of a parse error, in the order the Schema met them, at most {@link maxIssues} and a
+ * count of the rest. An optional field's "Expected undefined" alternative is dropped: no YAML or
+ * JSON input holds `undefined`, so it only repeats the real problem. So is a union member that
+ * does not apply (`otherAlternative`).
  */
 export const issuesOf = (error: ParseResult.ParseError, prefix = ""): Array<Issue> =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).flatMap((issue) =>
-    issue.message.startsWith("Expected undefined, actual ") || issue.message === otherAlternative
-      ? []
-      : [{ path: formatPath(issue.path, prefix), message: issue.message, unexpected: issue._tag === "Unexpected" }]
+  capIssues(
+    ParseResult.ArrayFormatter.formatErrorSync(error).flatMap((issue) =>
+      issue.message.startsWith("Expected undefined, actual ") || issue.message === otherAlternative
+        ? []
+        : [{ path: formatPath(issue.path, prefix), message: issue.message, unexpected: issue._tag === "Unexpected" }]
+    ),
+    (issue) => ({ ...issue, unexpected: false })
   )

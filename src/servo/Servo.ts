@@ -14,20 +14,26 @@
  *
  * @since 0.1.0
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { identity } from "effect/Function"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as YAML from "yaml"
-import { issuesOf } from "../internal/issues.js"
+import { capIssues, issuesOf, maxIssues } from "../internal/issues.js"
 import { type ConfigIssue, InvalidConfig } from "./ConfigError.js"
 import type * as Connector from "./Connector.js"
 import * as CoreEvents from "./CoreEvents.js"
 import * as Event from "./Event.js"
 import * as EventBus from "./EventBus.js"
+import * as YamlLimits from "./internal/yamlLimits.js"
 
 /**
  * The connectors a servo may be built from, and every event they know.
@@ -201,7 +207,79 @@ export const decodeConfig = <C extends Connector.Connector.Any>(
 const at = ({ col, line }: { readonly line: number; readonly col: number }) => `line ${line}, column ${col}`
 
 /**
- * Parses and decodes servo.yaml text. YAML syntax errors carry their line and column.
+ * What a servo.yaml may cost, checked before it is parsed: its size, its nesting, and how far
+ * its aliases may expand (the yaml library's `maxAliasCount`). Past them, the whole file is one
+ * problem, and nothing of it is composed.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const limits: {
+  /** Bytes of UTF-8: 1 MiB. */
+  readonly maxBytes: number
+  /** Nested mappings, sequences and flow collections: 64. */
+  readonly maxDepth: number
+  /** Alias expansions, as the yaml library counts them: 100. */
+  readonly maxAliasCount: number
+  /** Problems listed; the rest are counted: 100. */
+  readonly maxIssues: number
+} = { maxBytes: YamlLimits.maxBytes, maxDepth: YamlLimits.maxDepth, maxAliasCount: YamlLimits.maxAliasCount, maxIssues }
+
+const tooLarge = (size: number | undefined) =>
+  `is ${size === undefined ? "more than 1 MiB" : `${size} bytes`} long; a config may be at most 1 MiB (${YamlLimits.maxBytes} bytes)`
+
+const wholeFile = (source: string, message: string) => new InvalidConfig({ source, issues: [{ path: "", message }] })
+
+/**
+ * Parses YAML within {@link limits}: the value, or the one problem of the whole file (too large,
+ * too deep, an alias bomb) or its syntax errors, with line and column. Never throws.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const parseYaml = (text: string, source = "servo.yaml"): Either.Either<unknown, InvalidConfig> => {
+  // Counting UTF-8 bytes is skipped when even 3 bytes per UTF-16 unit stay below the limit.
+  if (text.length * 3 > YamlLimits.maxBytes) {
+    const size = Buffer.byteLength(text, "utf8")
+    if (size > YamlLimits.maxBytes) return Either.left(wholeFile(source, tooLarge(size)))
+  }
+  const deep = YamlLimits.tooDeep(text)
+  if (deep !== undefined) {
+    return Either.left(
+      wholeFile(source, `nests deeper than ${YamlLimits.maxDepth} levels (at ${at(deep)}); a config may nest at most ${YamlLimits.maxDepth}`)
+    )
+  }
+  try {
+    const lineCounter = new YAML.LineCounter()
+    const document = YAML.parseDocument(text, { prettyErrors: false, lineCounter })
+    if (document.errors.length > 0) {
+      return Either.left(
+        new InvalidConfig({
+          source,
+          issues: capIssues(
+            document.errors.map((error) => ({
+              path: "",
+              message: `invalid YAML at ${at(lineCounter.linePos(error.pos[0]))}: ${error.message.split("\n")[0]}`
+            })),
+            identity
+          )
+        })
+      )
+    }
+    return Either.right(document.toJS({ maxAliasCount: YamlLimits.maxAliasCount }))
+  } catch (error) {
+    // The yaml library throws a ReferenceError for an alias bomb; anything else it throws is
+    // still a problem of this file, not of the program.
+    const message = error instanceof ReferenceError && /alias/i.test(error.message)
+      ? `its aliases (*name) expand more than ${YamlLimits.maxAliasCount} times; refused as an alias bomb`
+      : `cannot be parsed: ${error instanceof Error ? error.message : String(error)}`
+    return Either.left(wholeFile(source, message))
+  }
+}
+
+/**
+ * Parses and decodes servo.yaml text, within {@link limits}. YAML syntax errors carry their
+ * line and column.
  *
  * @since 0.1.0
  * @category decoding
@@ -210,25 +288,41 @@ export const parseConfig = <C extends Connector.Connector.Any>(
   assembly: Assembly<C>,
   text: string,
   source = "servo.yaml"
-): Either.Either<Config, InvalidConfig> => {
-  const lineCounter = new YAML.LineCounter()
-  const document = YAML.parseDocument(text, { prettyErrors: false, lineCounter })
-  if (document.errors.length > 0) {
-    return Either.left(
-      new InvalidConfig({
-        source,
-        issues: document.errors.map((error) => ({
-          path: "",
-          message: `invalid YAML at ${at(lineCounter.linePos(error.pos[0]))}: ${error.message.split("\n")[0]}`
-        }))
-      })
-    )
-  }
-  return decodeConfig(assembly, document.toJS(), source)
-}
+): Either.Either<Config, InvalidConfig> =>
+  Either.flatMap(parseYaml(text, source), (value) => decodeConfig(assembly, value, source))
 
 /**
- * Reads, parses and decodes a servo.yaml file.
+ * Reads a config file's text, never more than {@link limits} allow: a larger file is refused
+ * before it is read, and no more than the limit is read from a pipe either.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const readConfigText = (path: string): Effect.Effect<string, InvalidConfig, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const cannotRead = (error: PlatformError) =>
+      wholeFile(
+        path,
+        error._tag === "SystemError" && error.reason === "NotFound"
+          ? "no such file (create one with `servo generate --defaults webhooks`, or pass --config FILE)"
+          : `cannot read: ${error.message}`
+      )
+    const info = yield* Effect.option(fs.stat(path))
+    if (Option.isSome(info) && info.value.type === "File" && Number(info.value.size) > YamlLimits.maxBytes) {
+      return yield* Effect.fail(wholeFile(path, tooLarge(Number(info.value.size))))
+    }
+    const chunks = yield* fs.stream(path, { bytesToRead: YamlLimits.maxBytes + 1 }).pipe(
+      Stream.runCollect,
+      Effect.mapError(cannotRead)
+    )
+    const bytes = Buffer.concat(Chunk.toReadonlyArray(chunks))
+    if (bytes.length > YamlLimits.maxBytes) return yield* Effect.fail(wholeFile(path, tooLarge(undefined)))
+    return new TextDecoder().decode(bytes)
+  })
+
+/**
+ * Reads (see {@link readConfigText}), parses and decodes a servo.yaml file.
  *
  * @since 0.1.0
  * @category decoding
@@ -237,23 +331,7 @@ export const loadConfig = <C extends Connector.Connector.Any>(
   assembly: Assembly<C>,
   path: string
 ): Effect.Effect<Config, InvalidConfig, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(path).pipe(
-      Effect.mapError((error) =>
-        new InvalidConfig({
-          source: path,
-          issues: [{
-            path: "",
-            message: error._tag === "SystemError" && error.reason === "NotFound"
-              ? "no such file (create one with `servo generate --defaults webhooks`, or pass --config FILE)"
-              : `cannot read: ${error.message}`
-          }]
-        })
-      )
-    )
-    return yield* parseConfig(assembly, text, path)
-  })
+  Effect.flatMap(readConfigText(path), (text) => parseConfig(assembly, text, path))
 
 /**
  * Starts every configured connector, in file order, on a fresh event bus. Handlers of earlier

@@ -45,6 +45,7 @@ import * as Metrics from "./internal/metrics.js"
 import { redactedHeaderNames } from "./internal/headerRedaction.js"
 import * as NetworkPolicy from "./NetworkPolicy.js"
 import * as Signature from "./Signature.js"
+import * as Transport from "./Transport.js"
 import type { Attempt as StoredAttempt } from "./OutboxStore.js"
 import * as UndiciHttpClient from "./UndiciHttpClient.js"
 import type { Backoff, Webhook } from "./WebhookConfig.js"
@@ -327,6 +328,11 @@ const classify = (
 const transportFailure = (error: HttpClientError.HttpClientError): AttemptFailure => {
   if (error._tag === "ResponseError") return brokeOff(error)
   if (error.reason !== "Transport") return failure(`the request could not be made (${error.reason})`, false)
+  const proxyStatus = Transport.proxyRefusal(error.cause)
+  if (proxyStatus === 407) return failure("proxy authentication required (407)", false)
+  if (proxyStatus !== undefined) {
+    return failure(`the proxy refused the tunnel (HTTP ${proxyStatus})`, proxyStatus === 408 || proxyStatus === 429 || proxyStatus >= 500)
+  }
   const code = codeIn(error.cause)
   switch (code) {
     case NetworkPolicy.code:

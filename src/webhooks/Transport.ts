@@ -24,8 +24,11 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
@@ -77,7 +80,8 @@ export interface Transports {
   /**
    * The client a webhook's deliveries go through: the `HttpClient` in context for default
    * settings, otherwise one built for its settings. Either way its spans redact the webhook's
-   * secret headers.
+   * secret headers; a client in context that is not an `UndiciHttpClient` makes no client span
+   * for a webhook with trace propagation (see `spanless`).
    */
   readonly clientFor: (webhook: Webhook) => Effect.Effect<HttpClient.HttpClient, never, HttpClient.HttpClient>
   /** How many dispatchers have been built so far. */
@@ -213,6 +217,37 @@ export const makeDispatcher = (settings: Settings): Effect.Effect<Dispatcher, ne
     ))
 
 // ---------------------------------------------------------------------------------------------
+// A proxy's refusal
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * undici's errors for a proxy that did not open the tunnel carry its status in their message
+ * only: "Proxy response (407) !== 200 when HTTP Tunneling" (`CONNECT`), and "Proxy
+ * Authentication Required (407)" (a proxy forwarding plain requests).
+ */
+const proxyAnswers: ReadonlyArray<RegExp> = [
+  /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/,
+  /^Proxy Authentication Required \((407)\)$/
+]
+
+/**
+ * The status a proxy refused a request with (`407`: it wants credentials, or other ones), read
+ * from the cause of a failed request; `undefined` when the proxy is not what failed.
+ */
+export const proxyRefusal = (cause: unknown): number | undefined => {
+  let status: number | undefined
+  findCause(cause, (error): error is Error => {
+    if (!(error instanceof Error)) return false
+    for (const answer of proxyAnswers) {
+      const match = answer.exec(error.message)
+      if (match !== null) status = Number(match[1])
+    }
+    return status !== undefined
+  })
+  return status
+}
+
+// ---------------------------------------------------------------------------------------------
 // Clients per webhook
 // ---------------------------------------------------------------------------------------------
 
@@ -255,6 +290,23 @@ const preflight = (policy: NetworkPolicy.NetworkPolicy, resolve: Resolve) =>
     )
   })
 
+/**
+ * Another client's span cannot be trusted with a webhook's secrets: `HttpClient.make`'s shows
+ * the URL's query values, and the error its span ends with holds the whole request (every
+ * header). Through such a client a webhook that propagates traces gets no client span; its
+ * `traceparent` and `b3` headers name the span the request runs under (the delivery's).
+ */
+const spanless = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  client.pipe(
+    HttpClient.mapRequestEffect((request) =>
+      Effect.map(
+        Effect.option(Effect.currentSpan),
+        (span) => Option.isSome(span) ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span.value)) : request
+      )
+    ),
+    HttpClient.withTracerDisabledWhen(() => true)
+  )
+
 /** The transports of a connector; dispatchers live as long as the scope. */
 export const make: Effect.Effect<Transports, never, Scope.Scope> = Effect.gen(function*() {
   const scope = yield* Effect.scope
@@ -277,8 +329,10 @@ export const make: Effect.Effect<Transports, never, Scope.Scope> = Effect.gen(fu
     Effect.gen(function*() {
       const settings = settingsOf(webhook)
       let client: HttpClient.HttpClient
-      if (isDefault(settings)) client = yield* HttpClient.HttpClient
-      else {
+      if (isDefault(settings)) {
+        client = yield* HttpClient.HttpClient
+        if (webhook.tracePropagation && UndiciHttpClient.executeWithin(client) === undefined) client = spanless(client)
+      } else {
         client = UndiciHttpClient.makeWithDispatcher(yield* dispatcherFor(settings))
         if (settings.network !== undefined) {
           if (settings.proxy !== undefined) client = client.pipe(preflight(settings.network, resolve))

@@ -41,7 +41,8 @@
  * - `remoteAddress` is always `None`: undici does not tell a request which socket served it.
  *
  * Tracing is the same as `HttpClient.make`'s: a client span per request (named by
- * `HttpClient.SpanNameGenerator`, with the same attributes and redacted headers) and, by
+ * `HttpClient.SpanNameGenerator`, with the same attributes and redacted headers; query values
+ * and userinfo redacted in its URL, and in the error a failed request's span ends with) and, by
  * default, `traceparent` and `b3` headers sent to the receiver. Webhook senders usually want
  * neither: `HttpClient.withTracerPropagation(false)` stops the headers and
  * `HttpClient.withTracerDisabledWhen(() => true)` the span. Both set a fiber ref around every
@@ -70,11 +71,13 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as UrlParams from "@effect/platform/UrlParams"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -213,6 +216,51 @@ const describeBody = (body: HttpBody.HttpBody): string =>
   body._tag === "Raw" ? `a Raw body of type ${typeof body.body}` : `a ${body._tag} body`
 
 // ---------------------------------------------------------------------------------------------
+// What a span keeps of a request
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The request as a span may show it: the URL with its query values and userinfo redacted, the
+ * redacted headers' values replaced, no body.
+ */
+const redactRequest = (
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  redactedNames: ReadonlyArray<string | RegExp>
+): HttpClientRequest.HttpClientRequest => {
+  const headers = Headers.redact(request.headers, redactedNames)
+  const shown: Record<string, string> = {}
+  for (const name in headers) shown[name] = String(headers[name])
+  return HttpClientRequest.make(request.method)(redactUrl(url), { headers: shown })
+}
+
+const redactError = (error: HttpClientError.HttpClientError, url: URL, redactedNames: ReadonlyArray<string | RegExp>) => {
+  const request = redactRequest(error.request, url, redactedNames)
+  const fields = {
+    request,
+    cause: error.cause,
+    ...(error.description === undefined ? {} : { description: error.description })
+  }
+  return error._tag === "RequestError"
+    ? new HttpClientError.RequestError({ ...fields, reason: error.reason })
+    // A ResponseError's response holds the request too: the span keeps its status only.
+    : new HttpClientError.RequestError({ ...fields, reason: "Transport", description: `${error.reason} (HTTP ${error.response.status})` })
+}
+
+/**
+ * The exit a client span ends with. Tracers record a failed span's error (its message names
+ * the method and URL, its request holds every header), so the error is a copy with the request
+ * redacted as the span's attributes are; the caller still gets the original. A success ends
+ * the span with no value: the response holds the request too.
+ */
+const spanExit = (
+  exit: Exit.Exit<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>,
+  url: URL,
+  redactedNames: ReadonlyArray<string | RegExp>
+): Exit.Exit<void, HttpClientError.HttpClientError> =>
+  Exit.isSuccess(exit) ? Exit.void : Exit.failCause(Cause.map(exit.cause, (error) => redactError(error, url, redactedNames)))
+
+// ---------------------------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------------------------
 
@@ -342,7 +390,15 @@ export const makeWithDispatcher = (
             for (const name in responseHeaders) {
               span.attribute(ATTR_HTTP_RESPONSE_HEADER(name), String(responseHeaders[name]))
             }
-          })
+          }),
+          // Ended here, before useSpan would end it with the real exit: see `spanExit`.
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+              const now = timing ? Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock).unsafeCurrentTimeNanos() : 0n
+              span.end(now, spanExit(exit, url, redactedNames))
+            })
+          )
         )
       }
     )

@@ -113,11 +113,18 @@ export interface Proxy {
   readonly tunnels: Array<{ readonly authority: string; readonly authorization?: string }>
 }
 
+export interface ProxyOptions {
+  /** Answer every CONNECT with this status (and no tunnel), whatever the credentials. */
+  readonly refuseWith?: number
+}
+
+const reasons: Record<number, string> = { 403: "Forbidden", 407: "Proxy Authentication Required", 502: "Bad Gateway" }
+
 /**
  * An HTTP CONNECT proxy. It resolves names itself: `*.test` hosts go to 127.0.0.1 (so the sender
  * never needs to resolve them). With `credentials`, a tunnel without them gets 407.
  */
-export const connectProxy = (credentials?: string): Effect.Effect<Proxy, never, Scope.Scope> =>
+export const connectProxy = (credentials?: string, options: ProxyOptions = {}): Effect.Effect<Proxy, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<{ server: http.Server; proxy: Proxy; sockets: Set<net.Socket> }>((resume) => {
       const tunnels: Array<{ authority: string; authorization?: string }> = []
@@ -133,6 +140,10 @@ export const connectProxy = (credentials?: string): Effect.Effect<Proxy, never, 
       server.on("connect", (request: http.IncomingMessage, client: net.Socket, head: Buffer) => {
         const authorization = request.headers["proxy-authorization"]
         tunnels.push({ authority: request.url!, ...(authorization === undefined ? {} : { authorization }) })
+        if (options.refuseWith !== undefined) {
+          client.end(`HTTP/1.1 ${options.refuseWith} ${reasons[options.refuseWith] ?? "Refused"}\r\ncontent-length: 0\r\n\r\n`)
+          return
+        }
         if (credentials !== undefined && authorization !== `Basic ${Buffer.from(credentials).toString("base64")}`) {
           client.end("HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: Basic\r\n\r\n")
           return

@@ -5,7 +5,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as YAML from "yaml"
+import { identity } from "effect/Function"
+import { capIssues, maxIssues } from "../../internal/issues.js"
 import type { ConfigIssue } from "../../servo/ConfigError.js"
 import * as Servo from "../../servo/Servo.js"
 import type * as WebhookConfig from "../../webhooks/WebhookConfig.js"
@@ -20,12 +21,10 @@ import { resolveAt, section, webhooksOf } from "./config.js"
  * with the section's shared settings. Either way, problems and configs keep the entry's place.
  */
 const entriesOnTheirOwn = (assembly: Assembly, text: string, source: string) => {
-  let raw: unknown
-  try {
-    raw = YAML.parse(text)
-  } catch {
-    return []
-  }
+  // Within the parsing limits: a file too large, too deep or an alias bomb is one problem already.
+  const parsed = Servo.parseYaml(text, source)
+  if (Either.isLeft(parsed)) return []
+  const raw = parsed.right
   const value = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)[section] : undefined
   let entries: ReadonlyArray<{ readonly input: unknown; readonly path: ReadonlyArray<string | number> }>
   if (Array.isArray(value)) {
@@ -51,13 +50,18 @@ const placed = (path: string, index: number) =>
 export const problemsOf = (assembly: Assembly, text: string, path: string) =>
   Effect.gen(function*() {
     const issues: Array<ConfigIssue> = []
+    let capped = false
     let entries: ReadonlyArray<{ readonly index: number; readonly config: WebhookConfig.WebhookConfig }>
     const parsed = Servo.parseConfig(assembly, text, path)
     if (Either.isRight(parsed)) {
       entries = webhooksOf(parsed.right).map((config, index) => ({ index, config }))
     } else {
-      issues.push(...parsed.left.issues)
-      const alone = entriesOnTheirOwn(assembly, text, path)
+      // No spread: 130,000 issues as arguments overflow the stack.
+      for (const issue of parsed.left.issues) issues.push(issue)
+      // Past the cap the file's own problems are more than can be listed: deciding each of
+      // (maybe) 100,000 entries on its own would only add to the count, slowly.
+      capped = issues.length > maxIssues
+      const alone = capped ? [] : entriesOnTheirOwn(assembly, text, path)
       const known = new Set(issues.map((issue) => `${issue.path}\0${issue.message}`))
       for (const entry of alone) {
         if (Either.isRight(entry)) continue
@@ -69,6 +73,6 @@ export const problemsOf = (assembly: Assembly, text: string, path: string) =>
       entries = alone.flatMap((entry) => Either.isRight(entry) ? [entry.right] : [])
     }
     const resolved = yield* Effect.forEach(entries, ({ config, index }) => Effect.either(resolveAt(config, index, path)))
-    for (const result of resolved) if (Either.isLeft(result)) issues.push(...result.left.issues)
-    return { issues, webhooks: entries.length }
+    for (const result of resolved) if (Either.isLeft(result)) for (const issue of result.left.issues) issues.push(issue)
+    return { issues: capped ? issues : capIssues(issues, identity), webhooks: entries.length }
   })

@@ -223,7 +223,7 @@ const tooLong = (limit: Duration.Duration) => `is longer than ${GoDurationModule
 const durationMessage = (u: unknown, limit: Duration.Duration): string => {
   if (typeof u !== "string") return "expected a duration such as 500ms, 10s, 5m or 2h45m"
   return Either.match(GoDurationModule.parse(u), {
-    onLeft: (message) => message,
+    onLeft: (message) => GoDurationModule.exceedsMax(u) ? tooLong(limit) : message,
     onRight: () => tooLong(limit)
   })
 }
