@@ -187,7 +187,7 @@ describe("servo generate", () => {
       })
       const listed = JSON.parse(text((yield* servo("webhooks", "list", "--json", "--config", file)).stdout))
       expect(listed.map((w: any) => [w.name, w.events, w.signed, w.backoff, w.request_timeout])).toEqual([
-        ["measurements", ["after:measure"], false, { retries: 3, timeout: "5m" }, "10s"],
+        ["measurements", ["after:measure"], false, { retries: 12, timeout: "24h" }, "10s"],
         ["approve_adjustments", ["before:adjust"], true, false, "5s"]
       ])
     }))

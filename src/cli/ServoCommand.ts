@@ -168,7 +168,7 @@ const runCommand = Command.make("run", {
   drainTimeout: Options.text("drain-timeout").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription(
-      "How long stopping (the end of the run, Ctrl-C, SIGTERM) waits for pending after-webhook deliveries; what is left then is counted as abandoned (default: 10s)"
+      "How long stopping (the end of the run, Ctrl-C, SIGTERM) waits for pending after-webhook deliveries; what is left then is counted as abandoned (memory outbox) or left pending in the store (sqlite, postgres) (default: 10s)"
     ),
     Options.withDefault("10s")
   ),

@@ -7,7 +7,6 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { InvalidConfig } from "../servo/ConfigError.js"
@@ -21,18 +20,9 @@ const validate = Effect.fn("WebhooksCommand.validate")(function*(
   options: { readonly config: string; readonly json: boolean }
 ) {
   const path = options.config
-  const fs = yield* FileSystem.FileSystem
-  // A file that cannot be read fails the way every command reports it.
-  const text = yield* fs.readFileString(path).pipe(
-    Effect.catchAll((error) =>
-      Effect.zipRight(
-        Effect.flatMap(Effect.promise(() => import("./internal/config.js")), ({ load }) => load(assembly, path)).pipe(
-          Effect.mapError(CliError.fromInvalidConfig)
-        ),
-        CliError.fail(`cannot read ${path}: ${error.message}`)
-      )
-    )
-  )
+  // Read as every command reads it: bounded in size, a missing or unreadable file one line.
+  const Servo = yield* Effect.promise(() => import("../servo/Servo.js"))
+  const text = yield* Servo.readConfigText(path).pipe(Effect.mapError(CliError.fromInvalidConfig))
   const { problemsOf } = yield* Effect.promise(() => import("./internal/validation.js"))
   const { issues, webhooks } = yield* problemsOf(assembly, text, path)
   // --json: the problems on stdout for a program, the usual header on stderr for a person.

@@ -36,9 +36,9 @@ webhooks:
       #   - { name: x-team, value: performance }
       # authentication:                # bearer_token OR basic; secrets as { env: VAR } or { file: PATH }
       #   bearer_token: { env: MEASUREMENTS_TOKEN }
-      backoff:
-        retries: 3                     # retries after the first attempt
-        timeout: 5m                    # deadline of the whole delivery, waits included
+      # backoff:                       # after webhooks default to 12 retries over up to 24h,
+      #   retries: 12                  # enough to outlast a receiver's outage of half an hour
+      #   timeout: 24h                 # deadline of the whole delivery, waits included
 
     # A before webhook blocks the event until it is answered; the receiver may cancel it by
     # answering with content-type application/vnd.opsani.servo.errors.CancelEventError+json

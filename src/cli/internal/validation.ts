@@ -9,7 +9,7 @@ import { identity } from "effect/Function"
 import { capIssues, maxIssues } from "../../internal/issues.js"
 import type { ConfigIssue } from "../../servo/ConfigError.js"
 import * as Servo from "../../servo/Servo.js"
-import type * as WebhookConfig from "../../webhooks/WebhookConfig.js"
+import * as WebhookConfig from "../../webhooks/WebhookConfig.js"
 import type { Assembly } from "./assemblies.js"
 import { resolveAt, section, webhooksOf } from "./config.js"
 
@@ -54,7 +54,13 @@ export const problemsOf = (assembly: Assembly, text: string, path: string) =>
     let entries: ReadonlyArray<{ readonly index: number; readonly config: WebhookConfig.WebhookConfig }>
     const parsed = Servo.parseConfig(assembly, text, path)
     if (Either.isRight(parsed)) {
-      entries = webhooksOf(parsed.right).map((config, index) => ({ index, config }))
+      const hooks = webhooksOf(parsed.right)
+      entries = hooks.map((config, index) => ({ index, config }))
+      // The outbox's secret too (a PostgreSQL URL from a variable or a file), as `run` reads it.
+      const outbox = yield* Effect.either(
+        WebhookConfig.resolveOutbox(WebhookConfig.outboxOf(hooks), { section, source: path })
+      )
+      if (Either.isLeft(outbox)) for (const issue of outbox.left.issues) issues.push(issue)
     } else {
       // No spread: 130,000 issues as arguments overflow the stack.
       for (const issue of parsed.left.issues) issues.push(issue)
