@@ -2,7 +2,7 @@
  * `servo webhooks ...` in-process: `ServoCommand.main` with argv and a Console that records
  * everything printed, against real receivers on 127.0.0.1.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -12,7 +12,7 @@ import * as path from "node:path"
 import * as Receiver from "../src/webhooks/Receiver.js"
 import * as Signature from "../src/webhooks/Signature.js"
 import * as WireContract from "../src/webhooks/WireContract.js"
-import { type Ran, removeTempDirs, servo, tempDir, text, writeConfig } from "./support/cli.js"
+import { type Ran, removeTempDirs, servo as servoIn, tempDir, text, writeConfig } from "./support/cli.js"
 import { cancel, closedPort, receiver as testReceiver, status } from "./support/receiver.js"
 
 // Distinctive secret values: none may ever show up in anything a command prints.
@@ -44,18 +44,18 @@ const secrets = [
 ]
 
 const passwordVariable = "SERVO_TEST_CLI_PASSWORD"
-// A proxy in the CI environment would show up in listings (and carry https deliveries): none here.
-const proxyVariables = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"]
-const savedProxies = new Map(proxyVariables.map((name) => [name, process.env[name]]))
-beforeAll(() => {
-  process.env[passwordVariable] = password
-  for (const name of proxyVariables) delete process.env[name]
-})
-afterAll(() => {
-  delete process.env[passwordVariable]
-  for (const [name, value] of savedProxies) if (value !== undefined) process.env[name] = value
-  removeTempDirs()
-})
+
+/**
+ * The environment a command sees, through its ConfigProvider (never `process.env`): the
+ * fixture's password and nothing else, so a proxy in the machine's environment cannot show up in
+ * listings or carry deliveries.
+ */
+const environment = (variables: Record<string, string> = { [passwordVariable]: password }) =>
+  ConfigProvider.fromMap(new Map(Object.entries(variables)))
+const servoWith = (provider: ConfigProvider.ConfigProvider, ...args: ReadonlyArray<string>) =>
+  servoIn(...args).pipe(Effect.withConfigProvider(provider))
+const servo = (...args: ReadonlyArray<string>) => servoWith(environment(), ...args)
+afterAll(() => removeTempDirs())
 
 const expectNoSecrets = (...runs: ReadonlyArray<Pick<Ran, "stdout" | "stderr">>) => {
   const all = runs.map((run) => text([...run.stdout, ...run.stderr])).join("\n")
@@ -112,10 +112,7 @@ describe("servo webhooks list", () => {
     Effect.gen(function*() {
       const config = writeConfig(fixture("http://127.0.0.1:9/"))
       // list never resolves secrets: an unset variable is not its business.
-      delete process.env[passwordVariable]
-      const ran = yield* servo("webhooks", "list", "--json", "--config", config).pipe(
-        Effect.ensuring(Effect.sync(() => (process.env[passwordVariable] = password)))
-      )
+      const ran = yield* servoWith(environment({}), "webhooks", "list", "--json", "--config", config)
       expect(ran.code).toBe(0)
       expect(JSON.parse(text(ran.stdout))).toEqual([
         {
@@ -253,14 +250,8 @@ webhooks:
   - { name: local, event: after:measure, target: "http://127.0.0.1:9/c" }
   - { name: opted_out, event: after:measure, target: "https://hooks.example.com/d", proxy: false }
 `)
-      process.env["HTTPS_PROXY"] = proxyUrl
-      process.env["HTTP_PROXY"] = proxyUrl
-      process.env["NO_PROXY"] = "example.org"
-      const ran = yield* servo("webhooks", "list", "--config", config).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]) delete process.env[name]
-        }))
-      )
+      const proxied = environment({ [passwordVariable]: password, HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl, NO_PROXY: "example.org" })
+      const ran = yield* servoWith(proxied, "webhooks", "list", "--config", config)
       expect(ran.code).toBe(0)
       expect(ran.stdout[0]!.split("\n").slice(1).map((row) => [cells(row)[0], cells(row).at(-1)])).toEqual([
         ["out", "proxy:HTTPS_PROXY"],
@@ -849,14 +840,12 @@ webhooks:
         fs.writeFileSync(secretFile, `${secret}\n`)
         fs.writeFileSync(signingKeyFile, signingKey)
       })
-      const environment = ConfigProvider.fromMap(new Map([["HOOK_SECRET", secret], ["HOOK_SIGNING_KEY", signingKey]]))
+      const keys = environment({ HOOK_SECRET: secret, HOOK_SIGNING_KEY: signingKey })
       const url = `${receiver.url}hook`
       const runs = [
-        yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET").pipe(Effect.withConfigProvider(environment)),
+        yield* servoWith(keys, "webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET"),
         yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", secretFile),
-        yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key-env", "HOOK_SIGNING_KEY").pipe(
-          Effect.withConfigProvider(environment)
-        ),
+        yield* servoWith(keys, "webhooks", "trigger", "after:adjust", url, "--signing-key-env", "HOOK_SIGNING_KEY"),
         yield* servo("webhooks", "trigger", "after:adjust", url, "--signing-key-file", signingKeyFile)
       ]
       expect(runs.map((ran) => ran.code)).toEqual([0, 0, 0, 0])
@@ -868,9 +857,7 @@ webhooks:
       ])
       expectNoSecrets(...runs)
 
-      const unset = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET").pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
-      )
+      const unset = yield* servoWith(environment({}), "webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET")
       expect(unset).toEqual({ code: 1, stdout: [], stderr: ["error: --secret-env: environment variable HOOK_SECRET is not set"] })
       const missing = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", path.join(dir, "absent"))
       expect(missing).toEqual({ code: 1, stdout: [], stderr: [`error: --secret-file: cannot read ${path.join(dir, "absent")}: no such file`] })

@@ -355,8 +355,8 @@ export const make = <RH = HttpClient.HttpClient>(
     )
   }, (options) =>
     provideClient(Effect.gen(function*() {
-      const secret = yield* SecretSources.resolve(SecretSources.secret, options.secret)
-      const signingKey = yield* SecretSources.resolve(SecretSources.signingKey, options.signingKey)
+      const secret = yield* SecretSources.resolve(SecretSources.secret, options.secret).pipe(Effect.catchAll(CliError.fail))
+      const signingKey = yield* SecretSources.resolve(SecretSources.signingKey, options.signingKey).pipe(Effect.catchAll(CliError.fail))
       yield* trigger(yield* assembly, { ...options, secret, signingKey })
     }))).pipe(
     Command.withDescription(

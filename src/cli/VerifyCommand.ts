@@ -63,8 +63,8 @@ const readPiped: Effect.Effect<Uint8Array, CliError.CliError> = Effect.async<Uin
 const verify = Effect.fn("WebhooksCommand.verify")(function*(options: VerifyOptions) {
   const fs = yield* FileSystem.FileSystem
   const Signature = yield* Effect.promise(() => import("../webhooks/Signature.js"))
-  const secret = yield* SecretSources.resolve(SecretSources.secret, options.secret)
-  const publicKey = yield* SecretSources.resolve(SecretSources.publicKey, options.publicKey)
+  const secret = yield* SecretSources.resolve(SecretSources.secret, options.secret).pipe(Effect.catchAll(CliError.fail))
+  const publicKey = yield* SecretSources.resolve(SecretSources.publicKey, options.publicKey).pipe(Effect.catchAll(CliError.fail))
   if (Option.isNone(secret) && Option.isNone(publicKey)) {
     return yield* CliError.fail(
       "give the key to verify with: --secret-env VAR, --secret-file PATH or --secret (v1), or --public-key (v1a)"

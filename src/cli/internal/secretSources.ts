@@ -10,7 +10,6 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as CliError from "../CliError.js"
 
 /** Which key: `secret` (`whsec_`), `signing-key` (`whsk_`) or `public-key` (`whpk_`). */
 export interface KeyKind {
@@ -59,22 +58,23 @@ export const given = (sources: KeySources): boolean =>
 /**
  * The key, read from where it was given (none when it was not). The variable is read through
  * the ConfigProvider, so a test or a host can supply it; the file through the FileSystem.
- * Messages name the option and the variable or file, never the key.
+ * Fails with a one-line message (for a CliError) naming the option and the variable or file,
+ * never the key.
  */
 export const resolve = (
   kind: KeyKind,
   sources: KeySources
-): Effect.Effect<Option.Option<Redacted.Redacted<string>>, CliError.CliError, FileSystem.FileSystem> =>
+): Effect.Effect<Option.Option<Redacted.Redacted<string>>, string, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const count = [Option.isSome(sources.env), Option.isSome(sources.file), Option.isSome(sources.literal)].filter(Boolean).length
     if (count > 1) {
-      return yield* CliError.fail(`give one of --${kind.name}-env, --${kind.name}-file and --${kind.name}, not ${count}`)
+      return yield* Effect.fail(`give one of --${kind.name}-env, --${kind.name}-file and --${kind.name}, not ${count}`)
     }
     let read: { readonly option: string; readonly value: Redacted.Redacted<string> } | undefined
     if (Option.isSome(sources.env)) {
       const variable = sources.env.value
       const value = yield* Config.redacted(variable).pipe(
-        Effect.mapError(() => new CliError.CliError({ message: `--${kind.name}-env: environment variable ${variable} is not set` }))
+        Effect.mapError(() => `--${kind.name}-env: environment variable ${variable} is not set`)
       )
       read = { option: `--${kind.name}-env ${variable}`, value }
     } else if (Option.isSome(sources.file)) {
@@ -82,15 +82,13 @@ export const resolve = (
       const fs = yield* FileSystem.FileSystem
       const text = yield* fs.readFileString(path).pipe(
         Effect.mapError((error) =>
-          new CliError.CliError({
-            message: `--${kind.name}-file: cannot read ${path}: ${
-              error._tag === "SystemError" && error.reason === "NotFound"
-                ? "no such file"
-                : error._tag === "SystemError" && error.reason === "PermissionDenied"
-                ? "permission denied"
-                : "not a readable file"
-            }`
-          })
+          `--${kind.name}-file: cannot read ${path}: ${
+            error._tag === "SystemError" && error.reason === "NotFound"
+              ? "no such file"
+              : error._tag === "SystemError" && error.reason === "PermissionDenied"
+              ? "permission denied"
+              : "not a readable file"
+          }`
         )
       )
       read = { option: `--${kind.name}-file ${path}`, value: Redacted.make(text.replace(/\r?\n$/, "")) }
@@ -99,7 +97,7 @@ export const resolve = (
     }
     if (read === undefined) return Option.none()
     if (Redacted.value(read.value).trim() === "") {
-      return yield* CliError.fail(`${read.option}: is empty; expected ${kind.pseudoName}`)
+      return yield* Effect.fail(`${read.option}: is empty; expected ${kind.pseudoName}`)
     }
     return Option.some(read.value)
   })
