@@ -860,7 +860,7 @@ webhooks:
       const unset = yield* servoWith(environment({}), "webhooks", "trigger", "after:adjust", url, "--secret-env", "HOOK_SECRET")
       expect(unset).toEqual({ code: 1, stdout: [], stderr: ["error: --secret-env: environment variable HOOK_SECRET is not set"] })
       const missing = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", path.join(dir, "absent"))
-      expect(missing).toEqual({ code: 1, stdout: [], stderr: [`error: --secret-file: cannot read ${path.join(dir, "absent")}: no such file`] })
+      expect(missing).toEqual({ code: 1, stdout: [], stderr: [`error: --secret-file: cannot read file ${path.join(dir, "absent")}: no such file`] })
       const both = yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", secretFile, "--secret", secret)
       expect(both).toEqual({ code: 1, stdout: [], stderr: ["error: give one of --secret-env, --secret-file and --secret, not 2"] })
       const emptyFile = path.join(dir, "empty")
@@ -868,7 +868,7 @@ webhooks:
       expect(yield* servo("webhooks", "trigger", "after:adjust", url, "--secret-file", emptyFile)).toEqual({
         code: 1,
         stdout: [],
-        stderr: [`error: --secret-file ${emptyFile}: is empty; expected whsec_...`]
+        stderr: [`error: --secret-file: file ${emptyFile} is empty`]
       })
       expect(seen.length).toBe(4)
     }).pipe(Effect.scoped))

@@ -28,7 +28,7 @@ import { untrusted } from "../internal/terminal.js"
 import * as CliError from "./CliError.js"
 import { type Assembly, type AssemblyLoader, configOnlyAssembly } from "./internal/assemblies.js"
 import * as Format from "./internal/format.js"
-import * as SecretOptions from "./internal/secretOptions.js"
+import * as SecretOptions from "./internal/secretSources.js"
 import { stopsOnSignal } from "./internal/signals.js"
 
 /**

@@ -1,15 +1,21 @@
 /**
- * A key given on the command line three ways: `--NAME-env VAR` (read from the environment),
- * `--NAME-file PATH` (read from a file) and the literal `--NAME VALUE`, which every local user can
- * read in /proc/PID/cmdline while the command runs: the first two come first in `--help`. At most
- * one of the three; an empty key is refused (it would sign or verify nothing).
+ * Keys given to a command without putting them on its command line: `--NAME-env VAR` reads an
+ * environment variable (through `Config`, so a `ConfigProvider` decides where variables come
+ * from), `--NAME-file PATH` a regular file (never a FIFO, within a deadline), both trimmed, exactly
+ * as servo.yaml's `{ env }` and `{ file }` are read. The literal `--NAME VALUE` stays possible but
+ * every local user can read it in /proc/PID/cmdline while the command runs: the first two come
+ * first in `--help`, and the literal's help says so. `trigger` and `verify` take one key of a
+ * kind (`keySources`, `resolve`); `listen` takes several, as during a rotation (`fromEnvOption`,
+ * `fromFileOption`, `readAll`).
  */
 import * as Options from "@effect/cli/Options"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Config from "effect/Config"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { readSecret } from "../../webhooks/internal/secrets.js"
+import type { SecretRef } from "../../webhooks/WebhookConfig.js"
 
 /** Which key: `secret` (`whsec_`), `signing-key` (`whsk_`) or `public-key` (`whpk_`). */
 export interface KeyKind {
@@ -70,37 +76,56 @@ export const resolve = (
     if (count > 1) {
       return yield* Effect.fail(`give one of --${kind.name}-env, --${kind.name}-file and --${kind.name}, not ${count}`)
     }
-    let read: { readonly option: string; readonly value: Redacted.Redacted<string> } | undefined
-    if (Option.isSome(sources.env)) {
-      const variable = sources.env.value
-      const value = yield* Config.redacted(variable).pipe(
-        Effect.mapError(() => `--${kind.name}-env: environment variable ${variable} is not set`)
-      )
-      read = { option: `--${kind.name}-env ${variable}`, value }
-    } else if (Option.isSome(sources.file)) {
-      const path = sources.file.value
-      const fs = yield* FileSystem.FileSystem
-      const text = yield* fs.readFileString(path).pipe(
-        Effect.mapError((error) =>
-          `--${kind.name}-file: cannot read ${path}: ${
-            error._tag === "SystemError" && error.reason === "NotFound"
-              ? "no such file"
-              : error._tag === "SystemError" && error.reason === "PermissionDenied"
-              ? "permission denied"
-              : "not a readable file"
-          }`
-        )
-      )
-      read = { option: `--${kind.name}-file ${path}`, value: Redacted.make(text.replace(/\r?\n$/, "")) }
-    } else if (Option.isSome(sources.literal)) {
-      read = { option: `--${kind.name}`, value: sources.literal.value }
+    if (Option.isSome(sources.env)) return Option.some(yield* read({ env: sources.env.value }, `--${kind.name}-env`))
+    if (Option.isSome(sources.file)) return Option.some(yield* read({ file: sources.file.value }, `--${kind.name}-file`))
+    if (Option.isNone(sources.literal)) return Option.none()
+    if (Redacted.value(sources.literal.value).trim() === "") {
+      return yield* Effect.fail(`--${kind.name}: is empty; expected ${kind.pseudoName}`)
     }
-    if (read === undefined) return Option.none()
-    if (Redacted.value(read.value).trim() === "") {
-      return yield* Effect.fail(`${read.option}: is empty; expected ${kind.pseudoName}`)
-    }
-    return Option.some(read.value)
+    return Option.some(sources.literal.value)
   })
+
+/** A key from a variable or a file, as servo.yaml reads one; the problem one line, never the value. */
+const read = (ref: SecretRef, option: string): Effect.Effect<Redacted.Redacted<string>, string, FileSystem.FileSystem> =>
+  Effect.flatMap(
+    readSecret(ref, option),
+    Either.match({ onLeft: (issue) => Effect.fail(`${issue.path}: ${issue.message}`), onRight: Effect.succeed })
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Several keys of a kind (listen, during a rotation)
+// ---------------------------------------------------------------------------------------------
+
+/** The help's warning about a literal key on the command line, for an option taking several. */
+export const visibleOnCommandLine = (flag: string): string =>
+  `a literal value is visible to other local users (in /proc/PID/cmdline, ps): prefer --${flag}-env or --${flag}-file`
+
+/** `--NAME-env VAR`, repeatable. */
+export const fromEnvOption = (flag: string, what: string) =>
+  Options.text(`${flag}-env`).pipe(
+    Options.withPseudoName("VAR"),
+    Options.withDescription(`Read ${what} from the environment variable VAR (repeat for several)`),
+    Options.repeated
+  )
+
+/** `--NAME-file PATH`, repeatable. */
+export const fromFileOption = (flag: string, what: string) =>
+  Options.text(`${flag}-file`).pipe(
+    Options.withPseudoName("PATH"),
+    Options.withDescription(`Read ${what} from the file PATH, trimmed (repeat for several)`),
+    Options.repeated
+  )
+
+/** The values of `--NAME-env` then `--NAME-file`, in the order given; the first problem fails. */
+export const readAll = (
+  flag: string,
+  variables: ReadonlyArray<string>,
+  files: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<Redacted.Redacted<string>>, string, FileSystem.FileSystem> =>
+  Effect.forEach([
+    ...variables.map((name) => read({ env: name }, `--${flag}-env`)),
+    ...files.map((file) => read({ file }, `--${flag}-file`))
+  ], (reading) => reading)
 
 export const secret: KeyKind = { name: "secret", pseudoName: "whsec_...", purpose: "a whsec_ secret (v1, HMAC-SHA256)" }
 export const signingKey: KeyKind = {
