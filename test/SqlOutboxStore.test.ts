@@ -27,28 +27,17 @@ import { step } from "./support/clock.js"
 import { eventually } from "./support/poll.js"
 import { closedPort, ok, receiver } from "./support/receiver.js"
 import { webhooksLayer } from "./support/servo.js"
+import { dropSchemas, pgUrl, withPg } from "./support/postgres.js"
 
-const pgUrl = "postgres://postgres@127.0.0.1:5432/test"
 /** Every schema this file makes starts with this; afterAll drops what a failed test left. */
 const schemaPrefix = `servo_test_sqlstore_${process.pid}_`
 let schemas = 0
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "servo-sql-outbox-"))
 let files = 0
 
-/** A raw PostgreSQL client, for what the store itself does not offer (dropping schemas, forging a newer version). */
-const withPg = <A, E>(f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(
-    PgClient.make({ url: Redacted.make(pgUrl) }).pipe(Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make)),
-    f
-  ))
 
 afterAll(() =>
-  Effect.runPromise(withPg((sql) =>
-    Effect.flatMap(
-      sql<{ nspname: string }>`SELECT nspname FROM pg_namespace WHERE nspname LIKE ${schemaPrefix + "%"}`,
-      (rows) => Effect.forEach(rows, (row) => sql`DROP SCHEMA ${sql(row.nspname)} CASCADE`, { discard: true })
-    )
-  )).finally(() => fs.rmSync(tempDir, { recursive: true, force: true }))
+  Effect.runPromise(dropSchemas(schemaPrefix)).finally(() => fs.rmSync(tempDir, { recursive: true, force: true }))
 )
 
 const lease: Duration.DurationInput = "30 seconds"

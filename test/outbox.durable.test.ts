@@ -14,8 +14,6 @@
  * Every wait is on a printed line, a receiver's count or a process's exit, never a sleep.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -31,27 +29,16 @@ import * as SqlOutboxStore from "../src/webhooks/SqlOutboxStore.js"
 import { removeTempDirs, runServo, servo, spawnServoScoped, tempDir, writeConfig } from "./support/cli.js"
 import { within } from "./support/poll.js"
 import { closedPort, gate, type Received, receiver, status } from "./support/receiver.js"
+import { dropSchemas, pgUrl, withPg } from "./support/postgres.js"
 
 afterAll(removeTempDirs)
 
-const pgUrl = "postgres://postgres@127.0.0.1:5432/test"
 const schemaPrefix = `servo_test_outbox_durable_${process.pid}_`
 let schemas = 0
 
-/** A raw PostgreSQL client, for making and dropping the test's schemas. */
-const withPg = <A, E>(f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(
-    PgClient.make({ url: Redacted.make(pgUrl) }).pipe(Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make)),
-    f
-  ))
 
 afterAll(() =>
-  Effect.runPromise(withPg((sql) =>
-    Effect.flatMap(
-      sql<{ nspname: string }>`SELECT nspname FROM pg_namespace WHERE nspname LIKE ${schemaPrefix + "%"}`,
-      (rows) => Effect.forEach(rows, (row) => sql`DROP SCHEMA ${sql(row.nspname)} CASCADE`, { discard: true })
-    )
-  ))
+  Effect.runPromise(dropSchemas(schemaPrefix))
 )
 
 /** A schema of this file's own, dropped when the scope closes. */

@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import { cliLogger } from "./runtime.js"
+import { cliLogger, levels } from "./runtime.js"
 
 export type LogFormat = "text" | "json"
 
@@ -46,14 +46,6 @@ export const extract = (
   return { argv: rest, format: format as LogFormat }
 }
 
-const levels: Record<string, string> = {
-  FATAL: "fatal",
-  ERROR: "error",
-  WARN: "warning",
-  INFO: "info",
-  DEBUG: "debug",
-  TRACE: "trace"
-}
 
 const unsafeForLogs = /[\u007f-\u009f\u2028\u2029]/g
 const escapeRest = (text: string) => text.replace(unsafeForLogs, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)

@@ -15,7 +15,8 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { untrusted } from "../../internal/terminal.js"
 
-const levels: Record<string, string> = {
+/** How a log level reads in a line: `warning: …`. */
+export const levels: Record<string, string> = {
   FATAL: "fatal",
   ERROR: "error",
   WARN: "warning",
