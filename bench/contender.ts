@@ -10,15 +10,33 @@
  * | ours | `dispatch` → one after webhook, ≤ 64 outstanding | `dispatch(adjust)` → one before webhook |
  * | ours4 | `dispatch` → four after webhooks, ≤ 64 outstanding | |
  * | stock | ours with `NodeHttpClient.layerUndici` | |
+ * | ours-sqlite, ours-postgres | ours with the durable outbox (a temp SQLite file; a PostgreSQL schema of its own) | |
+ * | recovered-sqlite | a restarted servo draining 10,000 rows left pending in a SQLite outbox | |
  * | bus, bus+webhooks | ns per `dispatch(describe)` without the connector / with 50 webhooks on other events (fastest of 5 batches) | |
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import type * as OutboxStore from "../src/webhooks/OutboxStore.js"
 import { percentile } from "./lib.js"
 import { afterMeasure, beforeAdjust, concurrency, type Delivery, floorPost, rawPost } from "./wire.js"
 
-export const contenders = ["raw", "floor", "ours", "ours4", "stock", "bus", "bus+webhooks"] as const
+export const contenders = [
+  "raw",
+  "floor",
+  "ours",
+  "ours4",
+  "stock",
+  "ours-sqlite",
+  "ours-postgres",
+  "recovered-sqlite",
+  "bus",
+  "bus+webhooks"
+] as const
 export type Contender = typeof contenders[number]
 
 export interface Settings {
@@ -81,7 +99,12 @@ const baseline = async (
 const ours = async (
   settings: Settings,
   url: string,
-  options: { readonly hooks: number; readonly stock?: boolean; readonly latency?: boolean }
+  options: {
+    readonly hooks: number
+    readonly stock?: boolean
+    readonly latency?: boolean
+    readonly store?: Layer.Layer<OutboxStore.OutboxStore, OutboxStore.OutboxStoreError>
+  }
 ): Promise<Measured> => {
   const servo = await import("./servo.js")
   const client = options.stock
@@ -89,7 +112,7 @@ const ours = async (
     : (await import("../src/webhooks/UndiciHttpClient.js")).layer
   const hooks = Array.from({ length: options.hooks }, (_, i) => ({ name: `sink-${i}`, event: "after:measure" }))
   const gate = options.latency ? [{ name: "gate", event: "before:adjust" }] : []
-  const runtime = servo.servo(url, [...hooks, ...gate], client, { workers: concurrency })
+  const runtime = servo.servo(url, [...hooks, ...gate], client, { workers: concurrency }, options.store)
   try {
     // Every event is delivered `hooks` times, so the count is a whole number of events.
     const deliveries = Math.ceil(settings.deliveries / options.hooks) * options.hooks
@@ -103,6 +126,75 @@ const ours = async (
     }
   } finally {
     await runtime.dispose()
+  }
+}
+
+/** The durable stores, each of the contender's own: a temp SQLite file, a PostgreSQL schema. */
+const durable = {
+  sqlite: async (dir: string) =>
+    (await import("../src/webhooks/SqlOutboxStore.js")).layerSqlite({
+      path: path.join(dir, "outbox.db"),
+      lease: "30 seconds",
+      retention: "1 hour"
+    }),
+  postgres: async (schema: string) =>
+    (await import("../src/webhooks/SqlOutboxStore.js")).layerPostgres({
+      url: Redacted.make(postgresUrl),
+      schema,
+      lease: "30 seconds",
+      retention: "1 hour"
+    })
+}
+const postgresUrl = "postgres://postgres@127.0.0.1:5432/test"
+
+/** Drops a schema the bench made (its rows are the bench's only). */
+const dropSchema = async (schema: string) => {
+  const [{ make }, Reactivity] = await Promise.all([import("@effect/sql-pg/PgClient"), import("@effect/experimental/Reactivity")])
+  await Effect.runPromise(Effect.scoped(Effect.flatMap(
+    make({ url: Redacted.make(postgresUrl) }).pipe(Effect.provideServiceEffect(Reactivity.Reactivity, Reactivity.make)),
+    (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
+  )))
+}
+
+/**
+ * Rows per second a restarted servo delivers from 10,000 left pending in a SQLite outbox: the
+ * rows are enqueued through the store, then a servo starts on the file and drains them.
+ */
+const recovered = async (url: string): Promise<Measured> => {
+  const servo = await import("./servo.js")
+  const OutboxStore = await import("../src/webhooks/OutboxStore.js")
+  const client = (await import("../src/webhooks/UndiciHttpClient.js")).layer
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "servo-bench-"))
+  try {
+    const store = await durable.sqlite(dir)
+    const rows = 10_000
+    const body = new TextEncoder().encode(JSON.stringify({ id: "msg", event: "after:measure", parameters: {}, results: [] }))
+    await Effect.runPromise(Effect.scoped(Effect.flatMap(
+      Layer.build(store),
+      (context) =>
+        Effect.flatMap(Effect.provide(OutboxStore.OutboxStore, context), (outbox) =>
+          outbox.enqueue(Array.from({ length: rows }, (_, i) => ({
+            id: `msg_recovered_${i}`,
+            webhook: "sink-0",
+            event: "after:measure",
+            body,
+            createdAt: Date.now(),
+            deadline: Date.now() + 3_600_000
+          }))))
+    )))
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    const runtime = servo.servo(url, [{ name: "sink-0", event: "after:measure" }], client, { workers: concurrency }, store)
+    try {
+      await servo.delivered(runtime, rows)
+    } finally {
+      await runtime.dispose()
+    }
+    const seconds = (performance.now() - start) / 1000
+    const { system, user } = process.cpuUsage(cpu)
+    return { throughput: { rate: rows / seconds, cpu_us: (user + system) / rows } }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -150,6 +242,24 @@ const measure = async (name: Contender, url: string, settings: Settings): Promis
       return ours(settings, url, { hooks: 4 })
     case "stock":
       return ours(settings, url, { hooks: 1, stock: true })
+    case "ours-sqlite": {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "servo-bench-"))
+      try {
+        return await ours(settings, url, { hooks: 1, store: await durable.sqlite(dir) })
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+    case "ours-postgres": {
+      const schema = `servo_bench_${process.pid}`
+      try {
+        return await ours(settings, url, { hooks: 1, store: await durable.postgres(schema) })
+      } finally {
+        await dropSchema(schema)
+      }
+    }
+    case "recovered-sqlite":
+      return recovered(url)
     case "bus":
       return bus(settings, url, false)
     case "bus+webhooks":

@@ -168,6 +168,23 @@ const figures: ReadonlyArray<Figure> = [
     values: ratios(p99("ours"), p99("raw")),
     detail: `p99 ${micros(p99("ours"))} vs raw ${micros(p99("raw"))}`
   },
+  {
+    key: "after_floor_ratio_sqlite",
+    values: ratios(rate("ours-sqlite"), rate("floor")),
+    target: [">=", 0.35],
+    detail: `${perSecond(rate("ours-sqlite"))} through a SQLite outbox vs floor ${perSecond(rate("floor"))}`
+  },
+  {
+    key: "after_floor_ratio_postgres",
+    values: ratios(rate("ours-postgres"), rate("floor")),
+    target: [">=", 0.2],
+    detail: `${perSecond(rate("ours-postgres"))} through a PostgreSQL outbox vs floor ${perSecond(rate("floor"))}`
+  },
+  {
+    key: "pending_rows_per_s_recovered",
+    values: rate("recovered-sqlite"),
+    detail: "10,000 rows left pending in a SQLite outbox, drained by a restarted servo"
+  },
   ...(names.includes("stock")
     ? [{
       key: "stock_client_ratio",

@@ -10,6 +10,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
 import * as CoreEvents from "../src/servo/CoreEvents.js"
 import * as EventBus from "../src/servo/EventBus.js"
+import type * as OutboxStore from "../src/webhooks/OutboxStore.js"
 import * as WebhookConfig from "../src/webhooks/WebhookConfig.js"
 import * as Webhooks from "../src/webhooks/Webhooks.js"
 import { adjustParams, concurrency, measureParams, measurement, secret } from "./wire.js"
@@ -31,13 +32,14 @@ export const servo = <E>(
   target: string,
   hooks: ReadonlyArray<{ readonly name: string; readonly event: string; readonly [field: string]: unknown }>,
   client: Layer.Layer<HttpClient.HttpClient, E>,
-  options: Webhooks.Options = {}
+  options: Webhooks.Options = {},
+  store: Layer.Layer<OutboxStore.OutboxStore, OutboxStore.OutboxStoreError> = Layer.empty as never
 ): Runtime => {
   const configs = Schema.decodeUnknownSync(WebhookConfig.WebhooksConfig(CoreEvents.registry))(
     hooks.map((hook) => ({ target, secret, ...hook }))
   )
   return ManagedRuntime.make(
-    Layer.mergeAll(Webhooks.layer(configs, { name: "bench", ...options }), probe).pipe(
+    Layer.mergeAll(Webhooks.layer(configs, { name: "bench", ...options }).pipe(Layer.provide(store)), probe).pipe(
       Layer.provideMerge(EventBus.layer),
       Layer.provide(client),
       Layer.provide(quiet)
@@ -96,4 +98,15 @@ export const describeLoop = (
     for (let i = 0; i < count; i++) yield* EventBus.dispatch(CoreEvents.describe, {})
     const { system, user } = process.cpuUsage(start)
     return ((user + system) * 1e3) / count
+  }))
+
+/** Resolves once this servo has delivered (or failed) `count` after deliveries. */
+export const delivered = (runtime: Runtime, count: number): Promise<void> =>
+  runtime.runPromise(Effect.gen(function*() {
+    const webhooks = yield* Webhooks.Webhooks
+    for (;;) {
+      const { after } = yield* webhooks.stats
+      if (after.delivered + after.failed >= count) return
+      yield* Effect.sleep("5 millis")
+    }
   }))
