@@ -25,8 +25,6 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -40,6 +38,7 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as GoDuration from "../servo/GoDuration.js"
+import * as Tracing from "../servo/internal/tracing.js"
 import { codeIn } from "./internal/errors.js"
 import * as Metrics from "./internal/metrics.js"
 import { redactedHeaderNames } from "./internal/headerRedaction.js"
@@ -409,14 +408,14 @@ export type RetryDecision =
 const debugEnabled = (fiber: { getFiberRef<A>(ref: FiberRef.FiberRef<A>): A }) =>
   LogLevel.lessThanEqual(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
 
-const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
-
 /**
  * Whether spans go anywhere: Effect's native tracer keeps spans no one exports, and making one
- * cost more than a tenth of a delivery, so with it (and with tracing off) none is made.
+ * cost more than a tenth of a delivery, so with it (and with tracing off) none is made. The
+ * event bus asks the same question, of the same function.
  */
-export const tracingExported = (fiber: { readonly currentTracer: Tracer.Tracer; getFiberRef<A>(ref: FiberRef.FiberRef<A>): A }) =>
-  fiber.currentTracer !== nativeTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
+export const tracingExported: (
+  fiber: { readonly currentTracer: Tracer.Tracer; getFiberRef<A>(ref: FiberRef.FiberRef<A>): A }
+) => boolean = Tracing.tracingExported
 
 // ---------------------------------------------------------------------------------------------
 // The sender: build → send → classify → retry, with spans, logs and metrics.

@@ -1,7 +1,7 @@
 /**
  * Whether spans go anywhere. Effect's native tracer keeps spans that no one exports, and making
  * one costs more than the work it would describe on the hot paths (a dispatch, a delivery): with
- * it, or with tracing switched off, none is made. (`Delivery.tracingExported` says the same.)
+ * it, or with tracing switched off, none is made. The bus and `Delivery` both ask here.
  */
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
